@@ -1,0 +1,84 @@
+"""Access predicates: the few functions that answer "may this user act on this object?".
+
+Every view, API and consumer asks one of these; each has a test in which an outsider is refused.
+They only read, never raise, and treat an anonymous or inactive user as nobody.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.gis.geos import Point
+
+from accounts.models import DinerProfile, RegulatorProfile, Role, User
+from delivery.models import Store, StoreMembership
+from dispatch.models import Courier
+
+AnyUser = User | AnonymousUser
+
+STORE_ROLES_ALL = frozenset(StoreMembership.Role.values)
+STORE_ROLES_MANAGE = frozenset({StoreMembership.Role.OWNER, StoreMembership.Role.MANAGER})
+
+
+def _active(user: AnyUser) -> bool:
+    return bool(user.is_authenticated and user.is_active)
+
+
+def _active_id(user: AnyUser) -> int | None:
+    """The id of an active, signed-in user; None for anybody else."""
+    return user.pk if _active(user) else None
+
+
+def access_operator(user: AnyUser) -> bool:
+    """Platform operators are the active staff accounts (they also reach Django's admin)."""
+    return _active(user) and bool(user.is_staff)
+
+
+def access_diner(user: AnyUser) -> bool:
+    uid = _active_id(user)
+    return uid is not None and DinerProfile.objects.filter(user_id=uid).exists()
+
+
+def access_store(user: AnyUser, store: Store, *, roles: Iterable[str] = STORE_ROLES_ALL) -> bool:
+    """The user works at this store with one of `roles`."""
+    uid = _active_id(user)
+    if uid is None:
+        return False
+    return StoreMembership.objects.filter(user_id=uid, store_id=store.pk, role__in=list(roles)).exists()
+
+
+def access_courier(user: AnyUser, courier: Courier) -> bool:
+    """Only the courier's own account acts as that courier."""
+    return _active(user) and courier.user_id == user.pk
+
+
+def access_regulator_at(user: AnyUser, point: Point) -> bool:
+    """The user regulates the district that covers this point."""
+    uid = _active_id(user)
+    if uid is None:
+        return False
+    return RegulatorProfile.objects.filter(user_id=uid, district__covers=point).exists()
+
+
+def access_regulator_store(user: AnyUser, store: Store) -> bool:
+    return access_regulator_at(user, store.location)
+
+
+def user_roles(user: AnyUser) -> set[Role]:
+    """Every role the user holds now (for navigation; never a substitute for access_*)."""
+    uid = _active_id(user)
+    if uid is None:
+        return set()
+    roles: set[Role] = set()
+    if DinerProfile.objects.filter(user_id=uid).exists():
+        roles.add(Role.DINER)
+    if StoreMembership.objects.filter(user_id=uid).exists():
+        roles.add(Role.STORE_STAFF)
+    if Courier.objects.filter(user_id=uid).exists():
+        roles.add(Role.COURIER)
+    if RegulatorProfile.objects.filter(user_id=uid).exists():
+        roles.add(Role.REGULATOR)
+    if user.is_staff:
+        roles.add(Role.OPERATOR)
+    return roles

@@ -1,0 +1,7 @@
+"""The versioned REST API (/api/v1/), gathered from the apps."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("accounts.api")),
+]

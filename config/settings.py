@@ -1,0 +1,306 @@
+"""Mingchu settings: every value comes from the environment (twelve-factor).
+
+`.env.example` documents each variable. Production differs from development only by values;
+secrets have no default unless DEBUG is on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import django_stubs_ext
+import environ
+
+# Lets admin and generic classes be subscripted (ModelAdmin[Store]) for the type checker.
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# The project's `.env` (written from .env.example on first set-up) fills in what the real
+# environment does not set; real environment variables always win.
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG: bool = env.bool("DEBUG", default=False)
+
+
+def _secret(name: str, dev_default: str) -> str:
+    """A secret with a default only in development: production must set it."""
+    if DEBUG:
+        return str(env.str(name, default=dev_default))
+    return str(env.str(name))
+
+
+SECRET_KEY = _secret("SECRET_KEY", "dev-only-insecure-secret-key-change-me")
+# Keyed hash for identity numbers and phone numbers (HMAC-SHA256); kept apart from SECRET_KEY
+# so that rotating sessions does not orphan stored hashes.
+IDENTITY_HASH_KEY = _secret("IDENTITY_HASH_KEY", "dev-only-identity-hash-key")
+
+ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+CSRF_TRUSTED_ORIGINS: list[str] = env.list(
+    "CSRF_TRUSTED_ORIGINS", default=["http://localhost:8000", "http://127.0.0.1:8000"]
+)
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.gis",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "axes",
+    "django_htmx",
+    "core",
+    "accounts",
+    "delivery",
+    "dispatch",
+    "compliance",
+    "frontend",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns lock-outs into responses.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "frontend.context_processors.site",
+            ],
+        },
+    },
+]
+
+# --- Data stores -------------------------------------------------------------------------
+
+DATABASES = {
+    "default": env.db_url(
+        "DATABASE_URL",
+        default="postgis://postgres@127.0.0.1:5432/mingchu",
+        engine="django.contrib.gis.db.backends.postgis",
+    )
+}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# gis.W001 asks for GDAL >= 3.9 to block file and network access from spatial references;
+# Debian 12 ships 3.6. We never build a SpatialReference from user input (zones and pins arrive
+# as coordinates or GeoJSON and go through GEOS), so the risk it guards against is not reached.
+SILENCED_SYSTEM_CHECKS = ["gis.W001"]
+
+REDIS_URL: str = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+
+
+def redis_db_url(db: int) -> str:
+    """REDIS_URL with another logical database, so the broker, the channel layer and the
+    cache never share keys on one server (and can be split onto separate servers later)."""
+    parts = urlsplit(REDIS_URL)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
+
+
+_REDIS_DB = int(urlsplit(REDIS_URL).path.lstrip("/") or 0)
+CELERY_REDIS_URL = redis_db_url(_REDIS_DB)
+CHANNELS_REDIS_URL = redis_db_url(_REDIS_DB + 1)
+CACHE_REDIS_URL = redis_db_url(_REDIS_DB + 2)
+# Live application state that must not be evicted with the cache: process heartbeats now,
+# courier positions when dispatch lands.
+STATE_REDIS_URL = redis_db_url(_REDIS_DB + 3)
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_REDIS_URL,
+        "KEY_PREFIX": env.str("REDIS_PREFIX", default="mingchu"),
+    }
+}
+
+# channels-redis blocks on BZPOPMIN for up to 5 s (its brpop_timeout) while a consumer idles.
+# redis-py 8 lowered its default socket_timeout from None to 5 s, so the client gave up just
+# as the server was about to answer, and every idle WebSocket closed with 1011 every ~5 s
+# (django/channels_redis#422). An explicit read timeout well above the blocking pop keeps idle
+# sockets open, and, unlike None, still fails when Redis really stops answering.
+CHANNEL_LAYER_SOCKET_TIMEOUT = 15.0
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": CHANNELS_REDIS_URL,
+                    "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT,
+                    "socket_connect_timeout": 5,
+                }
+            ],
+            "prefix": env.str("REDIS_PREFIX", default="mingchu") + ":asgi",
+            "capacity": 1000,
+            "expiry": 60,
+        },
+    }
+}
+
+# --- Celery ------------------------------------------------------------------------------
+
+CELERY_BROKER_URL = CELERY_REDIS_URL
+CELERY_RESULT_BACKEND = CELERY_REDIS_URL
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_ENABLE_UTC = True
+CELERY_TASK_SOFT_TIME_LIMIT = 60
+CELERY_TASK_TIME_LIMIT = 90
+CELERY_RESULT_EXPIRES = 3600
+# acks_late is opted into per task (only idempotent tasks); the default stays early ack.
+CELERY_TASK_ACKS_LATE = False
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BEAT_SCHEDULE = {
+    "sessions-clear-expired": {
+        "task": "core.tasks.sessions_clear_expired",
+        "schedule": 60.0 * 60,
+    },
+}
+
+# Where `make run` serves (the Procfile's web process reads the same variables).
+WEB_HOST: str = env.str("WEB_HOST", default="127.0.0.1")
+WEB_PORT: int = env.int("WEB_PORT", default=8000)
+
+# --- The dispatcher process --------------------------------------------------------------
+
+DISPATCHER_TICK_SECONDS: float = env.float("DISPATCHER_TICK_SECONDS", default=5.0)
+# /healthz reports the dispatcher down when its last heartbeat is older than this.
+DISPATCHER_HEARTBEAT_MAX_AGE: float = env.float("DISPATCHER_HEARTBEAT_MAX_AGE", default=30.0)
+
+# --- Auth --------------------------------------------------------------------------------
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "frontend:home"
+LOGOUT_REDIRECT_URL = "frontend:home"
+
+# Login throttling: lock a username+IP pair after 5 failures for 15 minutes.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = 0.25  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Language, time, money ---------------------------------------------------------------
+
+LANGUAGE_CODE = "zh-hans"
+# Each language is named in itself, so the switcher reads right in either language.
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE: str = env.str("TIME_ZONE", default="Asia/Shanghai")
+USE_TZ = True
+# Money is integer cents (分) of this currency everywhere.
+CURRENCY = "CNY"
+
+# --- Static files and maps ---------------------------------------------------------------
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [
+    # npm-installed front-end libraries (Leaflet, htmx), pinned in package-lock.json.
+    ("vendor/leaflet", BASE_DIR / "node_modules" / "leaflet" / "dist"),
+    ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
+]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+
+MAP_TILE_URL: str = env.str("MAP_TILE_URL", default="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+MAP_TILE_ATTRIBUTION: str = env.str("MAP_TILE_ATTRIBUTION", default="&copy; OpenStreetMap contributors")
+
+# --- API ---------------------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "EXCEPTION_HANDLER": "core.api.api_exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Mingchu API",
+    "DESCRIPTION": "Open-kitchen food delivery: diners, restaurants, couriers, regulators.",
+    "VERSION": "1",
+    # Swagger UI served from our own static files: no CDN needed (or reachable offline).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Logging -----------------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+}
+
+# --- Demo city -----------------------------------------------------------------------------
+
+# Password of every account `manage.py seed_demo` creates (a development convenience).
+DEMO_PASSWORD: str = env.str("DEMO_PASSWORD", default="mingchu-demo-2026")

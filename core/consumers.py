@@ -1,0 +1,46 @@
+"""The signed-in user's own channel: personal notifications and the client heartbeat."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from core.realtime import group_for_user
+
+# Application close codes (4000-4999 are ours): the client does not retry on these.
+CLOSE_UNAUTHENTICATED = 4401
+
+
+class UserChannelConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    """`/ws/me/`: events addressed to the signed-in user, plus ping/pong.
+
+    Invariants: only an authenticated user is accepted; the consumer joins exactly the group of
+    that user, so nobody can listen to another user's events. `{"type": "ping", "seq": n}` is
+    answered with `{"type": "pong", "seq": n}` (the client's liveness check, and the echo that
+    bench/ measures). Events are relayed unchanged; the client resyncs on reconnect.
+    """
+
+    group: str | None = None
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.group = group_for_user(user.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong", "seq": content.get("seq")})
+            return
+        await self.send_json({"type": "error", "code": "unknown_message", "message": "Unknown message type."})
+
+    async def event_push(self, message: dict[str, Any]) -> None:
+        await self.send_json(message["event"])

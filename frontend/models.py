@@ -1,0 +1,1 @@
+# Pages only: the frontend reads through selectors and writes through services of other apps.

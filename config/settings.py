@@ -19,8 +19,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 # The project's `.env` (written from .env.example on first set-up) fills in what the real
-# environment does not set; real environment variables always win.
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# environment does not set; real environment variables always win. ENV_FILE names another file.
+environ.Env.read_env(env.str("ENV_FILE", default=str(BASE_DIR / ".env")), overwrite=False)
 
 DEBUG: bool = env.bool("DEBUG", default=False)
 
@@ -68,7 +68,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # WhiteNoise, async-capable under Daphne (see core.middleware).
+    "core.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -137,11 +138,13 @@ CACHE_REDIS_URL = redis_db_url(_REDIS_DB + 2)
 # courier positions when dispatch lands.
 STATE_REDIS_URL = redis_db_url(_REDIS_DB + 3)
 
+# Prefix of every key the project writes to Redis (two deployments, or the tests, can share one).
+REDIS_PREFIX: str = env.str("REDIS_PREFIX", default="mingchu")
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": CACHE_REDIS_URL,
-        "KEY_PREFIX": env.str("REDIS_PREFIX", default="mingchu"),
+        "KEY_PREFIX": REDIS_PREFIX,
     }
 }
 
@@ -162,7 +165,7 @@ CHANNEL_LAYERS = {
                     "socket_connect_timeout": 5,
                 }
             ],
-            "prefix": env.str("REDIS_PREFIX", default="mingchu") + ":asgi",
+            "prefix": f"{REDIS_PREFIX}:asgi",
             "capacity": 1000,
             "expiry": 60,
         },
@@ -185,7 +188,7 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "global_keyprefix": f"{REDIS_PREFIX}:"}
 CELERY_BEAT_SCHEDULE = {
     "sessions-clear-expired": {
         "task": "core.tasks.sessions_clear_expired",

@@ -26,6 +26,9 @@ class UserChannelConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
+            # Accept, then close with our code: a refused handshake reaches the browser only
+            # as 1006, which the client cannot tell from a network fault and would retry.
+            await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.group = group_for_user(user.pk)

@@ -1,6 +1,6 @@
 """Process heartbeats kept in Redis: long-running processes beat, /healthz reads.
 
-A heartbeat is a hash `mingchu:heartbeat:<name>` with the wall-clock time of the last beat and
+A heartbeat is a hash `<REDIS_PREFIX>:heartbeat:<name>` with the wall-clock time of the last beat and
 the beating process's pid and host; it expires on its own, so a dead process leaves nothing.
 """
 
@@ -12,14 +12,13 @@ import time
 from dataclasses import dataclass
 
 import redis.asyncio
+from django.conf import settings
 
 from core.redis import state_redis
 
-KEY_PREFIX = "mingchu:heartbeat:"
-
 
 def heartbeat_key(name: str) -> str:
-    return f"{KEY_PREFIX}{name}"
+    return f"{settings.REDIS_PREFIX}:heartbeat:{name}"
 
 
 @dataclass(frozen=True)

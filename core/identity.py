@@ -21,6 +21,8 @@ def identity_hash(value: str, *, purpose: str) -> str:
 def mask_phone(phone: str) -> str:
     """`13812345678` -> `138****5678`: the carrier prefix and last four digits stay."""
     digits = re.sub(r"\D", "", phone)
+    if len(digits) == 13 and digits.startswith("86"):  # +86 country code on a mainland mobile
+        digits = digits[2:]
     if len(digits) < 7:
         return "*" * len(digits)
     return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"

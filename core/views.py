@@ -18,5 +18,6 @@ async def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def ping(request: HttpRequest) -> JsonResponse:
-    """The bare JSON view: no database, no session. Liveness probe and the bench baseline."""
+    """The bare JSON view: no database, no session. Liveness probe and the bench baseline
+    (a plain sync view, like most of the project's views)."""
     return JsonResponse({"pong": True})

@@ -71,12 +71,18 @@ fi
 
 psql_q() { psql -X -v ON_ERROR_STOP=1 -qAt -d "${2:-postgres}" -c "$1"; }
 
-if [ -z "$(psql_q "SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'")" ]; then
-  is_local "$PGHOST" || die "PostGIS is not installed on the server at $PGHOST (install it there)"
-  major=$(psql_q "SHOW server_version_num" | cut -c1-2)
-  apt_install "postgresql-$major-postgis-3"
-else
-  say "PostGIS: available"
+major=$(psql_q "SHOW server_version_num" | cut -c1-2)
+postgis_pkg="postgresql-$major-postgis-3"
+if is_local "$PGHOST" && command -v dpkg-query >/dev/null; then
+  # Ask the package manager, not pg_available_extensions: the SQL scripts package can outlive
+  # the library (an extension that is "available" but cannot load).
+  if dpkg-query -W -f='${Status}' "$postgis_pkg" 2>/dev/null | grep -q "ok installed"; then
+    say "PostGIS: $postgis_pkg installed"
+  else
+    apt_install "$postgis_pkg"
+  fi
+elif [ -z "$(psql_q "SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'")" ]; then
+  die "PostGIS is not installed on the server at $PGHOST (install it there)"
 fi
 
 if [ -z "$(psql_q "SELECT 1 FROM pg_database WHERE datname = '$PGDATABASE'")" ]; then

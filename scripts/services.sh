@@ -30,6 +30,7 @@ for k, v in out.items():
 PY
 )"
 export PGHOST PGPORT PGUSER PGPASSWORD
+export PGOPTIONS="-c client_min_messages=warning"  # no NOTICE chatter from idempotent DDL
 
 is_local() { [[ "$1" == "localhost" || "$1" == 127.* || "$1" == "::1" ]]; }
 

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.gis",
+    "django.contrib.postgres",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -250,6 +251,8 @@ TIME_ZONE: str = env.str("TIME_ZONE", default="Asia/Shanghai")
 USE_TZ = True
 # Money is integer cents (分) of this currency everywhere.
 CURRENCY = "CNY"
+# The platform's commission on a store's sales, in basis points, unless the store has its own.
+PLATFORM_COMMISSION_BP: int = env.int("PLATFORM_COMMISSION_BP", default=1800)
 
 # --- Static files and maps ---------------------------------------------------------------
 
@@ -302,6 +305,22 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
+
+# --- Marketplace -------------------------------------------------------------------------
+
+# The sandbox payment provider signs its webhooks with this key (HMAC-SHA256 over the raw body).
+PAYMENT_SANDBOX_SECRET = _secret("PAYMENT_SANDBOX_SECRET", "dev-only-sandbox-webhook-secret")
+# A webhook whose signed timestamp is older than this (or in the future by more) is refused.
+PAYMENT_WEBHOOK_TOLERANCE_SECONDS: int = env.int("PAYMENT_WEBHOOK_TOLERANCE_SECONDS", default=300)
+# The geocoder: a geopy-style class (dotted path), and the gazetteer file the offline one reads.
+GEOCODER_CLASS: str = env.str("GEOCODER_CLASS", default="delivery.geocoding.GazetteerGeocoder")
+GEOCODER_GAZETTEER: str = env.str("GEOCODER_GAZETTEER", default=str(BASE_DIR / "delivery" / "data" / "gazetteer.json"))
+# First-version ETA: travel at this speed over the straight line times the detour factor (the
+# dispatch issue refines it with learned prep times and courier supply).
+COURIER_SPEED_KMH: float = env.float("COURIER_SPEED_KMH", default=15.0)
+DETOUR_FACTOR: float = env.float("DETOUR_FACTOR", default=1.3)
+# Minutes a courier is expected to need to reach the store, before dispatch measures it.
+PICKUP_ALLOWANCE_MINUTES: int = env.int("PICKUP_ALLOWANCE_MINUTES", default=8)
 
 # --- Demo city -----------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("frontend.urls")),
     path("", include("core.urls")),
     path("accounts/", include("accounts.urls")),
+    path("payments/", include("delivery.payments.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -7,4 +7,5 @@ if [ -f .env ]; then exit 0; fi
 say "writing .env from .env.example (development values, new random secrets)"
 gen() { .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(48))'; }
 sed -e "s|^SECRET_KEY=.*|SECRET_KEY=$(gen)|" -e "s|^IDENTITY_HASH_KEY=.*|IDENTITY_HASH_KEY=$(gen)|" \
+  -e "s|^PAYMENT_SANDBOX_SECRET=.*|PAYMENT_SANDBOX_SECRET=$(gen)|" \
   .env.example > .env

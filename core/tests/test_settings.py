@@ -12,7 +12,8 @@ PROBE = "import django; django.setup(); from django.conf import settings; print(
 
 
 def _settings_run(**env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "IDENTITY_HASH_KEY", "DEBUG"}}
+    secrets = {"SECRET_KEY", "IDENTITY_HASH_KEY", "PAYMENT_SANDBOX_SECRET", "DEBUG"}
+    clean = {k: v for k, v in os.environ.items() if k not in secrets}
     return subprocess.run(
         [sys.executable, "-c", PROBE],
         cwd=ROOT,
@@ -31,7 +32,9 @@ def test_production_without_secret_key_refuses_to_start() -> None:
 
 
 def test_production_with_secrets_starts_in_shanghai_time() -> None:
-    result = _settings_run(DEBUG="false", SECRET_KEY="x" * 50, IDENTITY_HASH_KEY="y" * 50)
+    result = _settings_run(
+        DEBUG="false", SECRET_KEY="x" * 50, IDENTITY_HASH_KEY="y" * 50, PAYMENT_SANDBOX_SECRET="z" * 50
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["Asia/Shanghai", "True"]
 

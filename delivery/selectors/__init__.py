@@ -1,0 +1,1 @@
+"""Reads of the marketplace, one module per area (discovery, menus, orders, ...)."""

@@ -1,0 +1,1 @@
+"""Writes of the marketplace, one module per area (orders, payments, zones, reviews, ...)."""

@@ -6,6 +6,7 @@ secrets have no default unless DEBUG is on.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
     "django.contrib.gis",
     "django.contrib.postgres",
     "rest_framework",
+    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
@@ -114,6 +116,10 @@ DATABASES = {
     )
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
+# The test database is the run's own (two suites at once on one server must not share one).
+DATABASES["default"]["TEST"] = {
+    "NAME": env.str("TEST_DATABASE_NAME", default=f"test_{DATABASES['default']['NAME']}_{os.getpid()}")
+}
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # gis.W001 asks for GDAL >= 3.9 to block file and network access from spatial references;
@@ -191,10 +197,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "global_keyprefix": f"{REDIS_PREFIX}:"}
 CELERY_BEAT_SCHEDULE = {
-    "sessions-clear-expired": {
-        "task": "core.tasks.sessions_clear_expired",
-        "schedule": 60.0 * 60,
-    },
+    "sessions-clear-expired": {"task": "core.tasks.sessions_clear_expired", "schedule": 60.0 * 60},
+    "store-ratings-refresh": {"task": "delivery.tasks.store_ratings_refresh", "schedule": 60.0 * 60 * 24},
+    "refund-requests-expire": {"task": "delivery.tasks.refund_requests_expire", "schedule": 60.0},
 }
 
 # Where `make run` serves (the Procfile's web process reads the same variables).
@@ -277,8 +282,10 @@ MAP_TILE_ATTRIBUTION: str = env.str("MAP_TILE_ATTRIBUTION", default="&copy; Open
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Sessions for the web app; tokens (Authorization: Token <key>) for integrations.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "core.api.api_exception_handler",
@@ -314,6 +321,8 @@ PAYMENT_SANDBOX_SECRET = _secret("PAYMENT_SANDBOX_SECRET", "dev-only-sandbox-web
 PAYMENT_WEBHOOK_TOLERANCE_SECONDS: int = env.int("PAYMENT_WEBHOOK_TOLERANCE_SECONDS", default=300)
 # The geocoder: a geopy-style class (dotted path), and the gazetteer file the offline one reads.
 GEOCODER_CLASS: str = env.str("GEOCODER_CLASS", default="delivery.geocoding.GazetteerGeocoder")
+# Keyword arguments for the geocoder class, as JSON (a production provider's user_agent, api_key...).
+GEOCODER_OPTIONS: dict[str, object] = env.json("GEOCODER_OPTIONS", default={})
 GEOCODER_GAZETTEER: str = env.str("GEOCODER_GAZETTEER", default=str(BASE_DIR / "delivery" / "data" / "gazetteer.json"))
 # First-version ETA: travel at this speed over the straight line times the detour factor (the
 # dispatch issue refines it with learned prep times and courier supply).
@@ -321,6 +330,11 @@ COURIER_SPEED_KMH: float = env.float("COURIER_SPEED_KMH", default=15.0)
 DETOUR_FACTOR: float = env.float("DETOUR_FACTOR", default=1.3)
 # Minutes a courier is expected to need to reach the store, before dispatch measures it.
 PICKUP_ALLOWANCE_MINUTES: int = env.int("PICKUP_ALLOWANCE_MINUTES", default=8)
+
+# After-sales: a diner may ask for a refund this long after delivery; the store must answer within
+# REFUND_RESPONSE_HOURS, else the request is approved and refunded.
+REFUND_REQUEST_WINDOW_HOURS: int = env.int("REFUND_REQUEST_WINDOW_HOURS", default=72)
+REFUND_RESPONSE_HOURS: int = env.int("REFUND_RESPONSE_HOURS", default=24)
 
 # --- Demo city -----------------------------------------------------------------------------
 

@@ -1,0 +1,106 @@
+"""Coupon eligibility: may this diner use this coupon at this store, now?
+
+`coupon_refusal` decides, purely, from `CouponFacts`; `coupon_facts_for` is the one database read
+that gathers those facts. Splitting them keeps every rule testable without a database, and keeps
+the read in one place for the service that places the order to call (under its own lock: the
+counts it returns are a snapshot, so a limit is only enforced if the caller serialises
+redemptions of the coupon).
+
+Whether the coupon's threshold is met is pricing's question (delivery.pricing), not this module's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, Q
+
+from delivery.models import Coupon, CouponRedemption, Order
+from delivery.pricing import CouponTerms
+
+# Readable English per refusal code, for pages and API errors (translated by the caller).
+COUPON_MESSAGES: dict[str, str] = {
+    "coupon_inactive": "This coupon is no longer available.",
+    "coupon_not_started": "This coupon cannot be used yet.",
+    "coupon_expired": "This coupon has expired.",
+    "coupon_wrong_store": "This coupon is not valid at this store.",
+    "coupon_used_up": "You have already used this coupon as many times as allowed.",
+    "coupon_exhausted": "This coupon has run out.",
+    "coupon_new_diners_only": "This coupon is for a first order only.",
+}
+
+
+@dataclass(frozen=True)
+class CouponFacts:
+    kind: str  # "new_diner" or "spend_save" (delivery.models.Coupon.Kind values)
+    store_id: int | None  # None: platform coupon, valid at any store
+    active: bool
+    valid_from: datetime  # aware
+    valid_to: datetime  # aware
+    per_diner_limit: int
+    total_limit: int | None  # None: unlimited
+    uses_by_diner: int
+    uses_total: int
+    diner_has_prior_orders: bool  # any earlier order that was paid (new-diner coupons need False)
+
+
+def coupon_refusal(facts: CouponFacts, *, store_id: int, now: datetime) -> str | None:
+    """None when the coupon may be used at `store_id` at `now`; else a stable code (a key of
+    COUPON_MESSAGES): "coupon_inactive", "coupon_not_started", "coupon_expired",
+    "coupon_wrong_store", "coupon_used_up" (per-diner limit), "coupon_exhausted" (total limit),
+    "coupon_new_diners_only".
+
+    Checked in that order, so the answer is the first rule broken. The validity window is
+    half-open: usable from `valid_from` inclusive until `valid_to` exclusive. `now` must be
+    aware (comparing it with the aware window raises TypeError otherwise).
+    """
+    if not facts.active:
+        return "coupon_inactive"
+    if now < facts.valid_from:
+        return "coupon_not_started"
+    if now >= facts.valid_to:
+        return "coupon_expired"
+    if facts.store_id is not None and facts.store_id != store_id:
+        return "coupon_wrong_store"
+    if facts.uses_by_diner >= facts.per_diner_limit:
+        return "coupon_used_up"
+    if facts.total_limit is not None and facts.uses_total >= facts.total_limit:
+        return "coupon_exhausted"
+    if facts.kind == Coupon.Kind.NEW_DINER and facts.diner_has_prior_orders:
+        return "coupon_new_diners_only"
+    return None
+
+
+def coupon_facts_for(*, coupon: Coupon, diner_id: int) -> CouponFacts:
+    """The facts `coupon_refusal` needs, read now (two queries, no writes, no locks).
+
+    Uses are CouponRedemption rows, whatever became of their orders. Prior orders are the diner's
+    orders at any store with `paid_at` set, whatever their status now (a refunded first order
+    still makes the diner a returning one).
+    """
+    uses = CouponRedemption.objects.filter(coupon=coupon).aggregate(
+        total=Count("id"), by_diner=Count("id", filter=Q(diner_id=diner_id))
+    )
+    return CouponFacts(
+        kind=coupon.kind,
+        store_id=coupon.store_id,
+        active=coupon.active,
+        valid_from=coupon.valid_from,
+        valid_to=coupon.valid_to,
+        per_diner_limit=coupon.per_diner_limit,
+        total_limit=coupon.total_limit,
+        uses_by_diner=int(uses["by_diner"]),
+        uses_total=int(uses["total"]),
+        diner_has_prior_orders=Order.objects.filter(diner_id=diner_id, paid_at__isnull=False).exists(),
+    )
+
+
+def coupon_terms(coupon: Coupon) -> CouponTerms:
+    """The coupon as pricing sees it: code, threshold, discount and who funds it."""
+    return CouponTerms(
+        code=coupon.code,
+        threshold_cents=coupon.threshold_cents,
+        discount_cents=coupon.discount_cents,
+        funded_by=coupon.funded_by,
+    )

@@ -398,6 +398,10 @@ class Order(models.Model):
     contact_phone_masked = models.CharField(_("contact phone"), max_length=20, blank=True)
     note = models.CharField(_("note to the store"), max_length=200, blank=True)
 
+    # The courier carrying it now (dispatch sets it); reviews rate this courier.
+    courier = models.ForeignKey(
+        "dispatch.Courier", on_delete=models.SET_NULL, null=True, blank=True, related_name="orders"
+    )
     eta_at = models.DateTimeField(_("promised delivery time"))
     prep_minutes = models.PositiveSmallIntegerField(null=True, blank=True)
     reason = models.CharField(_("reason"), max_length=200, blank=True)
@@ -670,15 +674,17 @@ class RefundRequestPhoto(models.Model):
 
 
 class LedgerEntry(models.Model):
-    """Money movements per store and business day; reconciliation sums these. A sale is the
-    order total the diner paid; commission and refunds are negative for the store; the payout
-    of a day is the sum of its entries."""
+    """What a store earns, per order and business day; reconciliation sums these rows.
+
+    A delivered order books its sale (items and packaging: the delivery fee is the platform's),
+    minus the discount the store funds, minus the platform's commission on what remains; a
+    refund books minus the part of it that was the store's money. A day's payout is the sum of
+    its rows. Platform-funded discounts and delivery fees never touch the store's ledger."""
 
     class Kind(models.TextChoices):
         SALE = "sale", _("Sale")
         COMMISSION = "commission", _("Commission")
         STORE_DISCOUNT = "store_discount", _("Store-funded discount")
-        PLATFORM_DISCOUNT = "platform_discount", _("Platform-funded discount")
         REFUND = "refund", _("Refund")
 
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="ledger_entries")

@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.realtime import event_push_on_commit, group_for_order, group_for_store, group_for_user
 from delivery.models import Order, OrderEvent
+from delivery.services.ledger import ledger_post_delivered
 
 S = Order.Status
 
@@ -89,7 +90,8 @@ def order_transition(
 
     Compare-and-swap: the update names the state read, so of two racing moves exactly one wins;
     the loser re-reads: already in `to` means an idempotent success (changed=False), anything
-    else raises TransitionRefused. `expected_from` narrows the allowed sources (accept only from
+    else raises TransitionRefused. Entering `delivered` books the store's ledger in the same
+    transaction. `expected_from` narrows the allowed sources (accept only from
     paid, say); `fields` are written in the same statement (prep time, reason). Writes one
     OrderEvent; pushes `order.updated` to the store, the diner and the order's group on commit.
     """
@@ -112,6 +114,9 @@ def order_transition(
         else:
             raise TransitionRefused(Order.objects.get(pk=order_id), to)
         order.refresh_from_db()
+        if to == S.DELIVERED:
+            # The store's ledger books the sale in the same transaction as the delivery.
+            ledger_post_delivered(order=order)
         OrderEvent.objects.create(
             order=order, actor=actor, actor_role=actor_role, from_status=current, to_status=to, reason=reason
         )

@@ -12,7 +12,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.gis.geos import Point
 
 from accounts.models import DinerProfile, RegulatorProfile, Role, User
-from delivery.models import Store, StoreMembership
+from delivery.models import Order, Store, StoreMembership
 from dispatch.models import Courier
 
 AnyUser = User | AnonymousUser
@@ -46,6 +46,14 @@ def access_store(user: AnyUser, store: Store, *, roles: Iterable[str] = STORE_RO
     if uid is None:
         return False
     return StoreMembership.objects.filter(user_id=uid, store_id=store.pk, role__in=list(roles)).exists()
+
+
+def access_order(user: AnyUser, order: Order) -> bool:
+    """The order's diner, the staff of its store, and operators may see it."""
+    uid = _active_id(user)
+    if uid is None:
+        return False
+    return order.diner_id == uid or access_store(user, order.store) or access_operator(user)
 
 
 def access_courier(user: AnyUser, courier: Courier) -> bool:

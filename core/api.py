@@ -16,9 +16,12 @@ from rest_framework.views import exception_handler
 class ApiError(exceptions.APIException):
     """A domain refusal with a stable code, raised by API views (HTTP 400 unless told)."""
 
-    def __init__(self, code: str, message: str, *, status_code: int = status.HTTP_400_BAD_REQUEST) -> None:
+    def __init__(
+        self, code: str, message: str, *, status_code: int = status.HTTP_400_BAD_REQUEST, field: str | None = None
+    ) -> None:
         super().__init__(detail=message, code=code)
         self.status_code = status_code
+        self.field = field  # the request field at fault, reported under `fields`
 
 
 _CODES = {
@@ -48,6 +51,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     fields: dict[str, Any] = {}
     if isinstance(exc, ApiError):
         code = str(exc.get_codes())
+        if exc.field:
+            fields = {exc.field: [str(exc.detail)]}
     elif isinstance(exc, exceptions.ValidationError):
         code = "invalid"
         if isinstance(exc.detail, dict):

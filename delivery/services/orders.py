@@ -1,0 +1,333 @@
+"""Placing orders: one idempotent service from a diner's request to a priced, snapshotted order."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+
+from django.contrib.gis.geos import Point
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from core.identity import identity_hash, mask_phone
+from core.realtime import event_push_on_commit, group_for_store
+from delivery.coupons import COUPON_MESSAGES, coupon_facts_for, coupon_refusal, coupon_terms
+from delivery.eta import eta_minutes
+from delivery.hours import store_is_open
+from delivery.models import (
+    Coupon,
+    CouponRedemption,
+    IdempotencyRecord,
+    MenuItem,
+    Option,
+    Order,
+    OrderEvent,
+    OrderLine,
+    SetMeal,
+    Store,
+)
+from delivery.pricing import FeeBand, LineInput, PricingError, PricingInput, Quote, price_order
+from delivery.selectors.discovery import delivery_quote_for
+
+
+class OrderRefused(Exception):
+    """The order cannot be placed as asked; `code` is stable, `message` readable, `field` names
+    the part of the request at fault (for forms and the API's `fields`)."""
+
+    def __init__(self, code: str, message: str, *, field: str | None = None, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+        self.status = status
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    item_id: int | None = None
+    set_meal_id: int | None = None
+    option_ids: tuple[int, ...] = ()
+    quantity: int = 1
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class PlaceRequest:
+    store_id: int
+    lines: tuple[LineRequest, ...]
+    delivery_address: str
+    delivery_lat: float
+    delivery_lng: float
+    contact_name: str = ""
+    contact_phone: str = ""
+    note: str = ""
+    coupon_code: str = ""
+    # Not part of what is bought: excluded from the idempotency fingerprint.
+    extra: dict[str, str] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class PlaceResult:
+    order: Order
+    created: bool  # False: the same Idempotency-Key and body were seen before
+
+
+def request_fingerprint(request: PlaceRequest) -> str:
+    """A stable hash of what the diner asked for (the body an Idempotency-Key is bound to)."""
+    body = asdict(request)
+    body.pop("extra", None)
+    body["lines"] = [dict(line, option_ids=sorted(line["option_ids"])) for line in body["lines"]]
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class _ResolvedLine:
+    item: MenuItem | None
+    set_meal: SetMeal | None
+    options: tuple[Option, ...]
+    quantity: int
+    note: str
+
+
+def resolve_lines(store: Store, lines: tuple[LineRequest, ...]) -> list[_ResolvedLine]:
+    """Check every line against the live menu: the item belongs to this store and is available,
+    every option belongs to one of its groups, each group's min/max is respected."""
+    if not lines:
+        raise OrderRefused("empty_cart", "The cart is empty.", field="lines")
+    item_ids = {line.item_id for line in lines if line.item_id}
+    meal_ids = {line.set_meal_id for line in lines if line.set_meal_id}
+    items = {
+        i.pk: i
+        for i in MenuItem.objects.filter(store=store, pk__in=item_ids).prefetch_related("option_groups__options")
+    }
+    meals = {m.pk: m for m in SetMeal.objects.filter(store=store, pk__in=meal_ids).prefetch_related("components__item")}
+    resolved: list[_ResolvedLine] = []
+    for index, line in enumerate(lines):
+        where = f"lines.{index}"
+        if (line.item_id is None) == (line.set_meal_id is None):
+            raise OrderRefused("invalid_line", "Each line is one item or one set meal.", field=where)
+        if line.set_meal_id is not None:
+            meal = meals.get(line.set_meal_id)
+            if meal is None:
+                raise OrderRefused("unknown_set_meal", "That set meal is not on this store's menu.", field=where)
+            if not meal.available or any(not c.item.available for c in meal.components.all()):
+                raise OrderRefused("sold_out", f"{meal.display_name} is sold out.", field=where)
+            if line.option_ids:
+                raise OrderRefused("invalid_option", "Set meals take no options.", field=where)
+            resolved.append(_ResolvedLine(None, meal, (), line.quantity, line.note))
+            continue
+        assert line.item_id is not None  # noqa: S101 - narrowed by the xor check above
+        item = items.get(line.item_id)
+        if item is None:
+            raise OrderRefused("unknown_item", "That dish is not on this store's menu.", field=where)
+        if not item.available:
+            raise OrderRefused("sold_out", f"{item.display_name} is sold out.", field=where)
+        chosen: list[Option] = []
+        wanted = set(line.option_ids)
+        for group in item.option_groups.all():
+            picked = [o for o in group.options.all() if o.pk in wanted]
+            if any(not o.available for o in picked):
+                raise OrderRefused("sold_out", f"An option of {item.display_name} is sold out.", field=where)
+            if not group.min_choices <= len(picked) <= group.max_choices:
+                raise OrderRefused(
+                    "invalid_options",
+                    f"Choose {group.min_choices} to {group.max_choices} of "
+                    f"“{group.display_name}” for {item.display_name}.",
+                    field=where,
+                )
+            chosen.extend(picked)
+            wanted -= {o.pk for o in picked}
+        if wanted:
+            raise OrderRefused("invalid_option", f"An option does not belong to {item.display_name}.", field=where)
+        resolved.append(_ResolvedLine(item, None, tuple(chosen), line.quantity, line.note))
+    return resolved
+
+
+def _coupon_for(code: str, *, store: Store, diner: User) -> Coupon | None:
+    if not code:
+        return None
+    coupon = Coupon.objects.filter(code__iexact=code.strip()).first()
+    if coupon is None:
+        raise OrderRefused("coupon_unknown", "There is no coupon with that code.", field="coupon_code")
+    refusal = coupon_refusal(coupon_facts_for(coupon=coupon, diner_id=diner.pk), store_id=store.pk, now=timezone.now())
+    if refusal is not None:
+        raise OrderRefused(refusal, COUPON_MESSAGES[refusal], field="coupon_code")
+    return coupon
+
+
+def order_quote(*, diner: User, request: PlaceRequest) -> tuple[Store, list[_ResolvedLine], Quote, int, Coupon | None]:
+    """Everything placement checks and prices, without writing: the checkout page shows it.
+
+    Raises OrderRefused for a store that is not live or not open, a drop-off outside its zone
+    or fee bands, a menu problem, a refused coupon, or a pricing rule (minimum order...)."""
+    store = Store.objects.filter(pk=request.store_id).prefetch_related("fee_bands").first()
+    if store is None:
+        raise OrderRefused("unknown_store", "That store does not exist.", field="store_id", status=404)
+    if store.status != Store.Status.LIVE:
+        raise OrderRefused("store_unavailable", f"{store.display_name} is not taking orders.", field="store_id")
+    if not store_is_open(store, timezone.now()):
+        raise OrderRefused("store_closed", f"{store.display_name} is closed now.", field="store_id")
+    point = Point(request.delivery_lng, request.delivery_lat, srid=4326)
+    quote = delivery_quote_for(store, point)
+    if quote is None:
+        raise OrderRefused(
+            "out_of_zone", f"{store.display_name} does not deliver to this address.", field="delivery_address"
+        )
+    distance_m, _fee = quote
+    lines = resolve_lines(store, request.lines)
+    coupon = _coupon_for(request.coupon_code, store=store, diner=diner)
+    pricing_lines = tuple(
+        LineInput(
+            unit_base_cents=(line.item.price_cents if line.item else line.set_meal.price_cents),  # type: ignore[union-attr]
+            option_deltas_cents=tuple(o.price_delta_cents for o in line.options),
+            quantity=line.quantity,
+        )
+        for line in lines
+    )
+    try:
+        priced = price_order(
+            PricingInput(
+                lines=pricing_lines,
+                packaging_fee_cents=store.packaging_fee_cents,
+                min_order_cents=store.min_order_cents,
+                fee_bands=tuple(FeeBand(up_to_m=b.up_to_m, fee_cents=b.fee_cents) for b in store.fee_bands.all()),
+                distance_m=distance_m,
+                coupon=coupon_terms(coupon) if coupon else None,
+            )
+        )
+    except PricingError as error:
+        where = "coupon_code" if "coupon" in error.code else "lines"
+        raise OrderRefused(error.code, error.message, field=where) from error
+    return store, lines, priced, distance_m, coupon
+
+
+def _snapshot_line(order: Order, line: _ResolvedLine, unit_price: int) -> OrderLine:
+    if line.set_meal is not None:
+        meal = line.set_meal
+        return OrderLine(
+            order=order,
+            set_meal=meal,
+            name_zh=meal.name_zh,
+            name_en=meal.name_en,
+            components=[
+                {"name_zh": c.item.name_zh, "name_en": c.item.name_en, "quantity": c.quantity}
+                for c in meal.components.all()
+            ],
+            allergens=sorted({a for c in meal.components.all() for a in c.item.allergens}),
+            unit_price_cents=unit_price,
+            quantity=line.quantity,
+            line_total_cents=unit_price * line.quantity,
+            note=line.note,
+        )
+    item = line.item
+    assert item is not None  # noqa: S101 - a resolved line is an item or a set meal
+    return OrderLine(
+        order=order,
+        item=item,
+        name_zh=item.name_zh,
+        name_en=item.name_en,
+        options=[
+            {
+                "group_zh": o.group.name_zh,
+                "group_en": o.group.name_en,
+                "option_zh": o.name_zh,
+                "option_en": o.name_en,
+                "price_delta_cents": o.price_delta_cents,
+            }
+            for o in line.options
+        ],
+        allergens=list(item.allergens),
+        unit_price_cents=unit_price,
+        quantity=line.quantity,
+        line_total_cents=unit_price * line.quantity,
+        note=line.note,
+    )
+
+
+def order_place(*, diner: User, request: PlaceRequest, idempotency_key: str) -> PlaceResult:
+    """Place an order, exactly once per (diner, Idempotency-Key).
+
+    The key is claimed by inserting an IdempotencyRecord in the same transaction that creates the
+    order: a concurrent duplicate blocks on the unique index until the first commits, then finds
+    the record and returns the same order (created=False). The same key with another body is
+    refused (409, `idempotency_key_reused`), and a refused placement stores nothing, so the key
+    may be retried once the problem is fixed. The order is a snapshot of names and prices; its
+    ETA is promised now. Pushes `order.created` to the store's board on commit.
+    """
+    fingerprint = request_fingerprint(request)
+    existing = IdempotencyRecord.objects.filter(user=diner, key=idempotency_key).select_related("order").first()
+    if existing is not None:
+        return _replay(existing, fingerprint)
+    try:
+        with transaction.atomic():
+            record = IdempotencyRecord.objects.create(user=diner, key=idempotency_key, request_hash=fingerprint)
+            order = _create_order(diner=diner, request=request)
+            record.order = order
+            record.save(update_fields=["order"])
+    except IntegrityError:
+        # A concurrent request with this key committed first (the unique index made us wait).
+        existing = IdempotencyRecord.objects.select_related("order").get(user=diner, key=idempotency_key)
+        return _replay(existing, fingerprint)
+    return PlaceResult(order=order, created=True)
+
+
+def _replay(record: IdempotencyRecord, fingerprint: str) -> PlaceResult:
+    if record.request_hash != fingerprint:
+        raise OrderRefused(
+            "idempotency_key_reused",
+            "This Idempotency-Key was used for a different order; use a new key for a new order.",
+            status=409,
+        )
+    if record.order is None:  # cannot happen: the record and its order commit together
+        raise OrderRefused("idempotency_in_progress", "This order is still being placed.", status=409)
+    return PlaceResult(order=record.order, created=False)
+
+
+def _create_order(*, diner: User, request: PlaceRequest) -> Order:
+    if request.coupon_code:
+        # Lock the coupon until commit: two placements racing for its last use (or a diner's
+        # last use) are serialised, and the second sees the first's redemption.
+        list(Coupon.objects.select_for_update().filter(code__iexact=request.coupon_code.strip()))
+    store, lines, quote, distance_m, coupon = order_quote(diner=diner, request=request)
+    now = timezone.now()
+    phone = request.contact_phone.strip()
+    order = Order.objects.create(
+        number=f"tmp-{identity_hash(str(now.timestamp()) + str(diner.pk), purpose='order')[:16]}",
+        diner=diner,
+        store=store,
+        subtotal_cents=quote.subtotal_cents,
+        packaging_cents=quote.packaging_cents,
+        delivery_fee_cents=quote.delivery_fee_cents,
+        discount_cents=quote.discount_cents,
+        discount_platform_cents=quote.discount_platform_cents,
+        discount_store_cents=quote.discount_store_cents,
+        total_cents=quote.total_cents,
+        coupon=coupon,
+        delivery_address=request.delivery_address.strip(),
+        delivery_point=Point(request.delivery_lng, request.delivery_lat, srid=4326),
+        delivery_distance_m=distance_m,
+        contact_name=request.contact_name.strip(),
+        contact_phone_hash=identity_hash(phone, purpose="phone") if phone else "",
+        contact_phone_masked=mask_phone(phone) if phone else "",
+        note=request.note.strip(),
+        eta_at=now + timedelta(minutes=eta_minutes(prep_minutes=store.default_prep_minutes, distance_m=distance_m)),
+    )
+    # Human-readable and unique: the local business date and the row id.
+    order.number = f"{timezone.localdate(now):%Y%m%d}{order.pk:07d}"
+    order.save(update_fields=["number"])
+    OrderLine.objects.bulk_create(
+        [_snapshot_line(order, line, unit) for line, unit in zip(lines, quote.unit_prices_cents, strict=True)]
+    )
+    if coupon is not None:
+        CouponRedemption.objects.create(coupon=coupon, diner=diner, order=order)
+    OrderEvent.objects.create(order=order, actor=diner, actor_role="diner", from_status="", to_status=order.status)
+    event_push_on_commit(
+        group_for_store(store.pk),
+        "order.created",
+        {"order": order.pk, "number": order.number, "status": order.status, "version": order.version},
+    )
+    return order

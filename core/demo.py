@@ -1,4 +1,5 @@
-"""The demo city: part of Shanghai's Jing'an and Huangpu districts.
+"""The demo city: part of Shanghai's Jing'an and Huangpu districts, with menus (core.demo_menus),
+delivery zones, fees, hours and a few coupons.
 
 Coordinates are WGS 84 (as OpenStreetMap draws them; Chinese consumer maps shift by a few hundred
 metres with GCJ-02), placed by hand on real streets, to about 100 m. The restaurants are
@@ -10,14 +11,30 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import time, timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.gis.geos import MultiPolygon, Point, Polygon
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import DinerProfile, RegulatorProfile, User
-from delivery.models import Store, StoreMembership
+from core.demo_menus import CUISINES, Cuisine
+from delivery.models import (
+    Coupon,
+    DeliveryFeeBand,
+    MenuCategory,
+    MenuItem,
+    OpeningHours,
+    Option,
+    OptionGroup,
+    SetMeal,
+    SetMealComponent,
+    Store,
+    StoreMembership,
+)
+from delivery.services.zones import store_zone_set_radius
 from dispatch.models import Courier
 
 
@@ -131,6 +148,113 @@ def _outline(points: tuple[tuple[float, float], ...]) -> MultiPolygon:
     return MultiPolygon(Polygon(points, srid=4326), srid=4326)
 
 
+# Opening periods per store, local time; closes <= opens runs past midnight. A few stores are open
+# around the clock so that the demo has restaurants at any hour.
+ALL_DAY = ((time(0, 0), time(0, 0)),)
+DAYTIME = ((time(10, 0), time(22, 0)),)
+BREAKFAST_TO_EVENING = ((time(7, 30), time(20, 0)),)
+TWO_SERVICES = ((time(6, 30), time(14, 0)), (time(16, 30), time(21, 30)))
+LATE_NIGHT = ((time(11, 0), time(2, 0)),)
+HOURS = (
+    ALL_DAY,
+    DAYTIME,
+    TWO_SERVICES,
+    BREAKFAST_TO_EVENING,
+    DAYTIME,
+    DAYTIME,
+    ALL_DAY,
+    BREAKFAST_TO_EVENING,
+    TWO_SERVICES,
+    LATE_NIGHT,
+) * 3
+FEE_BANDS = ((1000, 300), (3000, 500), (5000, 800))
+
+
+def _seed_menu(store: Store, cuisine: Cuisine) -> None:
+    if store.menu_categories.exists():
+        return
+    first_dishes: list[MenuItem] = []
+    for position, (name_zh, name_en, dishes) in enumerate(cuisine.categories):
+        category = MenuCategory.objects.create(store=store, name_zh=name_zh, name_en=name_en, position=position)
+        for dish_position, dish in enumerate(dishes):
+            item = MenuItem.objects.create(
+                store=store,
+                category=category,
+                name_zh=dish.name_zh,
+                name_en=dish.name_en,
+                price_cents=dish.price_cents,
+                allergens=list(dish.allergens),
+                description=dish.description,
+                position=dish_position,
+            )
+            first_dishes.append(item)
+            for group_position, (g_zh, g_en, low, high, options) in enumerate(dish.options):
+                group = OptionGroup.objects.create(
+                    item=item, name_zh=g_zh, name_en=g_en, min_choices=low, max_choices=high, position=group_position
+                )
+                Option.objects.bulk_create(
+                    Option(group=group, name_zh=o_zh, name_en=o_en, price_delta_cents=delta, position=i)
+                    for i, (o_zh, o_en, delta) in enumerate(options)
+                )
+    meal_zh, meal_en, meal_price = cuisine.set_meal
+    if meal_price and len(first_dishes) >= 2:
+        meal = SetMeal.objects.create(
+            store=store,
+            category=first_dishes[0].category,
+            name_zh=meal_zh,
+            name_en=meal_en,
+            price_cents=meal_price,
+        )
+        # The set meal: the first dish of the first category and the last dish of the menu.
+        SetMealComponent.objects.bulk_create(
+            [
+                SetMealComponent(set_meal=meal, item=first_dishes[0]),
+                SetMealComponent(set_meal=meal, item=first_dishes[-1]),
+            ]
+        )
+
+
+def _seed_trading_terms(store: Store, index: int) -> None:
+    """Zone, fee bands, hours, minimum order and packaging fee; each kept when already set."""
+    if store.zone is None:
+        store_zone_set_radius(store=store, radius_m=5000 if index % 5 == 0 else 3000)
+    if not store.fee_bands.exists():
+        DeliveryFeeBand.objects.bulk_create(
+            DeliveryFeeBand(store=store, up_to_m=up_to, fee_cents=fee) for up_to, fee in FEE_BANDS
+        )
+    if not store.opening_hours.exists():
+        OpeningHours.objects.bulk_create(
+            OpeningHours(store=store, weekday=day, opens=opens, closes=closes)
+            for day in range(7)
+            for opens, closes in HOURS[index]
+        )
+    Store.objects.filter(pk=store.pk, min_order_cents=0).update(
+        min_order_cents=1500 + 500 * (index % 4), packaging_fee_cents=100 + 100 * (index % 3)
+    )
+
+
+def _seed_coupons(first_store: Store) -> None:
+    now = timezone.now()
+    for code, kind, store, funded_by, threshold, discount, per_diner in (
+        ("NEWDINER10", Coupon.Kind.NEW_DINER, None, Coupon.FundedBy.PLATFORM, 2000, 1000, 1),
+        ("MAN30JIAN5", Coupon.Kind.SPEND_SAVE, None, Coupon.FundedBy.PLATFORM, 3000, 500, 3),
+        ("XIAOLONG8", Coupon.Kind.SPEND_SAVE, first_store, Coupon.FundedBy.STORE, 5000, 800, 2),
+    ):
+        Coupon.objects.get_or_create(
+            code=code,
+            defaults={
+                "kind": kind,
+                "store": store,
+                "funded_by": funded_by,
+                "threshold_cents": threshold,
+                "discount_cents": discount,
+                "per_diner_limit": per_diner,
+                "valid_from": now - timedelta(days=1),
+                "valid_to": now + timedelta(days=365),
+            },
+        )
+
+
 @transaction.atomic
 def seed_demo_city(*, password: str | None = None) -> dict[str, int]:
     """Create the demo city; idempotent (existing accounts and stores are kept as they are)."""
@@ -166,6 +290,10 @@ def seed_demo_city(*, password: str | None = None) -> dict[str, int]:
             "owner" if index == 1 else f"owner{index:02d}", password_hash, display_name=f"{demo.name_zh} 店主"
         )
         StoreMembership.objects.get_or_create(user=owner, store=store, defaults={"role": StoreMembership.Role.OWNER})
+        _seed_trading_terms(store, index - 1)
+        _seed_menu(store, CUISINES[index - 1])
+        if index == 1:
+            _seed_coupons(store)
 
     for index in range(1, COURIER_COUNT + 1):
         vehicle, speed, capacity = VEHICLES[index % len(VEHICLES)]
@@ -182,4 +310,9 @@ def seed_demo_city(*, password: str | None = None) -> dict[str, int]:
             },
         )
 
-    return {"stores": Store.objects.count(), "couriers": Courier.objects.count(), "users": User.objects.count()}
+    return {
+        "stores": Store.objects.count(),
+        "dishes": MenuItem.objects.count(),
+        "couriers": Courier.objects.count(),
+        "users": User.objects.count(),
+    }

@@ -20,13 +20,15 @@ if sys.path and Path(sys.path[0]).resolve() == _ROOT / "bench":
 elif str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
-from bench import http_ping, knn, ws_echo  # noqa: E402
+from bench import discovery, http_ping, knn, order_placement, ws_echo  # noqa: E402
 from bench.common import SHARED_CORE_TOLERANCE, background_load, log  # noqa: E402
 
 BENCHES: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "ws_echo": ws_echo.run,
     "http": http_ping.run,
     "knn": knn.run,
+    "discovery": discovery.run,
+    "orders": order_placement.run,
 }
 
 

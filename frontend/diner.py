@@ -823,7 +823,7 @@ def cart_page(request: HttpRequest, diner: User, store_id: int) -> HttpResponse:
 @require_POST
 def cart_line_quantity(request: HttpRequest, diner: User, store_id: int, line_id: int) -> HttpResponse:
     """Set a cart line's quantity (0 removes it), then show the cart again with what was typed
-    in the checkout form. Only the diner's own lines change; another's line id changes nothing."""
+    in the checkout form. Only the diner's own lines change; another's line id is not found."""
     store = _cart_store(diner, store_id)
     address = _address_get(request)
     if address is None:
@@ -836,6 +836,8 @@ def cart_line_quantity(request: HttpRequest, diner: User, store_id: int, line_id
     try:
         cart_line_set_quantity(diner=diner, line_id=line_id, quantity=quantity)
     except OrderRefused as error:
+        if error.status == 404:
+            raise Http404(error.message) from error
         refused = error
     values = _typed(request)
     return _cart_render(

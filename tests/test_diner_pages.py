@@ -356,7 +356,7 @@ def test_another_diner_cannot_change_my_cart_line(diner: User, other_diner: User
         reverse("frontend:cart_line", args=[menu.store.pk, line.pk]), {"quantity": "0"}
     )
 
-    assert response.status_code == 200  # their own (empty) cart, unchanged
+    assert response.status_code == 404  # not their line: refused, and nothing changes
     assert CartLine.objects.filter(pk=line.pk, quantity=1).exists()
     assert not Cart.objects.filter(diner=other_diner).exists()
 

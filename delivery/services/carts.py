@@ -45,14 +45,14 @@ def cart_line_add(*, diner: User, store: Store, line: LineRequest) -> CartLine:
 
 
 def cart_line_set_quantity(*, diner: User, line_id: int, quantity: int) -> None:
-    """Set a line's quantity; 0 removes it. Only the cart's diner may; others change nothing."""
+    """Set a line's quantity; 0 removes it. Only the cart's diner may: for anyone else the line
+    does not exist (not_found, 404) and nothing changes. Removing a line already gone is done."""
     if not 0 <= quantity <= 99:
         raise OrderRefused("invalid_quantity", "Choose between 0 and 99.", field="quantity")
     lines = CartLine.objects.filter(pk=line_id, cart__diner=diner)
-    if quantity == 0:
-        lines.delete()
-    else:
-        lines.update(quantity=quantity)
+    changed = lines.delete()[0] if quantity == 0 else lines.update(quantity=quantity)
+    if not changed and (quantity != 0 or CartLine.objects.filter(pk=line_id).exists()):
+        raise OrderRefused("not_found", "No such line in your cart.", status=404)
 
 
 def cart_clear(*, diner: User, store: Store) -> None:

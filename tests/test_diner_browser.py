@@ -19,8 +19,9 @@ from django.db import connections
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.tests.factories import square as square_zone
 from delivery.models import CartLine, Coupon, Option, OptionGroup, Order
-from delivery.tests.factories import MenuStore, build_menu_store, square_zone
+from delivery.tests.factories import MenuStore, build_menu_store
 from delivery.transitions import order_transition
 from tests.conftest import LiveServer, session_cookie
 

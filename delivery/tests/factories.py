@@ -4,9 +4,10 @@ from dataclasses import dataclass
 from datetime import time
 
 import factory
-from django.contrib.gis.geos import MultiPolygon, Point, Polygon
+from django.contrib.gis.geos import Point
 
 from accounts.tests.factories import UserFactory
+from accounts.tests.factories import square as square_zone
 from delivery.models import (
     DeliveryFeeBand,
     MenuCategory,
@@ -52,17 +53,6 @@ class MenuStore:
     mild: Option
     tea: MenuItem  # no options
     set_meal: SetMeal  # noodles + tea at 2800
-
-
-def square_zone(lng: float, lat: float, half: float) -> MultiPolygon:
-    ring = (
-        (lng - half, lat - half),
-        (lng + half, lat - half),
-        (lng + half, lat + half),
-        (lng - half, lat + half),
-        (lng - half, lat - half),
-    )
-    return MultiPolygon(Polygon(ring, srid=4326), srid=4326)
 
 
 def build_menu_store(**store_fields: object) -> MenuStore:

@@ -1,5 +1,6 @@
 """The diner's pages: delivery address, stores that deliver there, a store's menu, cart and
-checkout, the order's live status, and order history.
+checkout, the order's live status, order history, and after delivery: rating the order and
+asking for a refund.
 
 Views parse input, check access (a signed-in, active diner: `access_diner`) and call the
 marketplace's selectors and services; what they show is shaped here into small view models
@@ -18,16 +19,18 @@ import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, Concatenate
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.contrib.gis.geos import Point
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch
+from django.core.files.uploadedfile import UploadedFile
+from django.db.models import Count, F, Prefetch
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -54,6 +57,8 @@ from delivery.models import (
     OptionGroup,
     Order,
     OrderLine,
+    RefundRequest,
+    Review,
     SetMeal,
     Store,
 )
@@ -61,8 +66,10 @@ from delivery.payments.base import PaymentRefused
 from delivery.payments.services import payment_start
 from delivery.pricing import FeeBand, LineInput, PricingError, PricingInput, format_yuan, price_order
 from delivery.selectors.discovery import delivery_quote_for, stores_delivering_to
+from delivery.services.aftersales import AftersalesRefused, refund_request_create
 from delivery.services.carts import cart_clear, cart_line_add, cart_line_requests, cart_line_set_quantity, cart_reorder
 from delivery.services.orders import LineRequest, OrderRefused, PlaceRequest, order_place, order_quote
+from delivery.services.reviews import ReviewRefused, review_create
 
 SESSION_ADDRESS = "diner_address"
 SESSION_RECENT = "diner_recent_addresses"
@@ -1022,12 +1029,23 @@ def _status_context(order: Order) -> dict[str, Any]:
 @diner_required
 @require_GET
 def order_page(request: HttpRequest, diner: User, number: str) -> HttpResponse:
-    """One order for its diner: live status timeline, lines, totals, address and ETA."""
+    """One order for its diner: live status timeline, lines, totals, address and ETA; once
+    delivered, its rating (or a way to rate it) and its refund requests."""
     order = _own_order(diner, number)
+    order_lines = list(order.lines.all())
+    review = Review.objects.filter(order=order).first()
+    refunds = _refund_requests(order, order_lines)
+    refund_blocked = _refund_blocker(
+        order, has_open=any(r.is_open for r in refunds), has_refundable=any(_remaining(li) for li in order_lines)
+    )
     context = {
         **_status_context(order),
         "address": _address_get(request),
-        "lines": _order_lines(order.lines.all()),
+        "lines": _order_lines(order_lines),
+        "review": _review_view(review),
+        "can_rate": review is None and order.delivered_at is not None,
+        "refunds": refunds,
+        "can_refund": refund_blocked is None,
         "subtotal": format_yuan(order.subtotal_cents),
         "packaging": format_yuan(order.packaging_cents),
         "delivery_fee": format_yuan(order.delivery_fee_cents),
@@ -1090,3 +1108,392 @@ def order_reorder(request: HttpRequest, diner: User, number: str) -> HttpRespons
             % {"names": (", " if _english() else "、").join(result.skipped)},
         )
     return redirect("frontend:cart", store_id=order.store_id)
+
+
+# --- Rating an order -----------------------------------------------------------------------
+
+STARS_MAX = 5
+
+
+@dataclass(frozen=True)
+class StarsView:
+    count: int
+
+    @property
+    def on(self) -> str:
+        return "★" * self.count
+
+    @property
+    def off(self) -> str:
+        return "★" * (STARS_MAX - self.count)
+
+    @property
+    def label(self) -> str:
+        return _("%(n)d of 5 stars") % {"n": self.count}
+
+
+@dataclass(frozen=True)
+class ReviewView:
+    review: Review
+    store_stars: StarsView
+    courier_stars: StarsView | None
+
+
+def _review_view(review: Review | None) -> ReviewView | None:
+    if review is None:
+        return None
+    return ReviewView(
+        review=review,
+        store_stars=StarsView(review.store_stars),
+        courier_stars=StarsView(review.courier_stars) if review.courier_stars is not None else None,
+    )
+
+
+def _star_choices() -> list[tuple[int, str]]:
+    """Built per form (not at import), so the labels are in the request's language."""
+    return [(n, ngettext("%(n)d star", "%(n)d stars", n) % {"n": n}) for n in range(1, STARS_MAX + 1)]
+
+
+_STARS_ERRORS = {
+    "required": gettext_lazy("Choose 1 to 5 stars."),
+    "invalid_choice": gettext_lazy("Choose 1 to 5 stars."),
+}
+
+
+class ReviewForm(forms.Form):
+    store_stars = forms.TypedChoiceField(
+        label=gettext_lazy("The food and the restaurant"),
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages=_STARS_ERRORS,
+    )
+    store_text = forms.CharField(
+        label=gettext_lazy("What did you think of the food?"),
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "data-testid": "store-text"}),
+    )
+    courier_stars = forms.TypedChoiceField(
+        label=gettext_lazy("The delivery"),
+        coerce=int,
+        required=False,
+        empty_value=None,
+        widget=forms.RadioSelect,
+        error_messages=_STARS_ERRORS,
+        help_text=gettext_lazy("Optional: the courier is rated apart from the restaurant."),
+    )
+    courier_text = forms.CharField(
+        label=gettext_lazy("How was the delivery?"),
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "data-testid": "courier-text"}),
+    )
+
+    def __init__(self, *args: Any, with_courier: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("store_stars", "courier_stars"):
+            stars = self.fields[name]
+            if isinstance(stars, forms.ChoiceField):
+                stars.choices = _star_choices()
+        if not with_courier:
+            del self.fields["courier_stars"], self.fields["courier_text"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        words = (data.get("courier_text") or "").strip()
+        if "courier_stars" in self.fields and words and data.get("courier_stars") is None:
+            self.add_error("courier_stars", _("Give the courier stars too, or leave the words out."))
+        return data
+
+
+# What a refusal says to the diner, in their language (the services speak English to logs and APIs).
+REVIEW_REFUSALS: dict[str, Any] = {
+    "not_delivered": gettext_lazy("You can rate this order once it has been delivered."),
+    "invalid_stars": gettext_lazy("Choose 1 to 5 stars."),
+    "no_courier": gettext_lazy("This order had no courier to rate."),
+}
+
+
+def _rate_render(
+    request: HttpRequest,
+    *,
+    order: Order,
+    review: Review | None,
+    form: ReviewForm | None = None,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "order": order,
+        "review": _review_view(review),
+        "delivered": order.delivered_at is not None,
+        "form": form,
+        "error": error,
+        "address": _address_get(request),
+    }
+    return render(request, "frontend/diner/rate.html", context, status=status)
+
+
+@diner_required
+@require_http_methods(["GET", "POST"])
+def order_rate(request: HttpRequest, diner: User, number: str) -> HttpResponse:
+    """Rate a delivered order: 1-5 stars and words for the restaurant and, when a courier carried
+    it, apart for the courier. Once rated, the page shows the review read-only (with the store's
+    reply) instead of the form; a refusal keeps what was typed, says why by its field, status 400."""
+    order = _own_order(diner, number)
+    review = Review.objects.filter(order=order).first()
+    if review is not None:
+        return _rate_render(request, order=order, review=review, status=409 if request.method == "POST" else 200)
+    with_courier = order.courier_id is not None
+    if request.method != "POST":
+        return _rate_render(request, order=order, review=None, form=ReviewForm(with_courier=with_courier))
+    form = ReviewForm(request.POST, with_courier=with_courier)
+    error, status = "", 400
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            review_create(
+                diner=diner,
+                order=order,
+                store_stars=data["store_stars"],
+                store_text=data["store_text"],
+                courier_stars=data.get("courier_stars"),
+                courier_text=data.get("courier_text", ""),
+            )
+        except ReviewRefused as refused:
+            if refused.status == 404:
+                raise Http404(refused.message) from refused
+            if refused.code == "already_reviewed":  # rated meanwhile (another tab)
+                review = Review.objects.filter(order=order).first()
+                return _rate_render(request, order=order, review=review, status=409)
+            message = str(REVIEW_REFUSALS.get(refused.code, refused.message))
+            if refused.field in form.fields:
+                form.add_error(refused.field, message)
+            else:
+                error = message
+            status = refused.status
+        else:
+            messages.success(request, _("Thank you for rating your order."))
+            return redirect("frontend:order", number=order.number)
+    return _rate_render(request, order=order, review=None, form=form, error=error, status=status)
+
+
+# --- Refund requests -----------------------------------------------------------------------
+
+R = RefundRequest.Status
+OPEN_REFUND = frozenset({R.REQUESTED, R.CONTESTED})
+
+REFUND_REASONS: tuple[tuple[str, Any], ...] = (
+    ("food_safety", gettext_lazy("Food safety problem")),
+    ("wrong_item", gettext_lazy("Wrong item")),
+    ("missing_item", gettext_lazy("Missing item")),
+    ("quality", gettext_lazy("Quality")),
+    ("cold_late", gettext_lazy("Cold or late")),
+    ("other", gettext_lazy("Other")),
+)
+
+AFTERSALES_REFUSALS: dict[str, Any] = {
+    "not_delivered": gettext_lazy("You can ask for a refund once the order has been delivered."),
+    "window_closed": gettext_lazy("The time to ask for a refund on this order has passed."),
+    "reason_required": gettext_lazy("Say what went wrong."),
+    "lines_required": gettext_lazy("Choose the items to refund."),
+    "invalid_lines": gettext_lazy(
+        "Those items cannot be refunded: choose at most what you received and was not refunded yet."
+    ),
+    "request_open": gettext_lazy("Your request on this order is still waiting for an answer."),
+    "invalid_photo": gettext_lazy("Photos must be JPEG, PNG or WebP images of at most 5 MB each."),
+    "too_many_photos": gettext_lazy("Add at most 3 photos."),
+}
+
+
+def _remaining(line: OrderLine) -> int:
+    return line.quantity - line.refunded_quantity
+
+
+def _refund_blocker(order: Order, *, has_open: bool, has_refundable: bool) -> str | None:
+    """Why the diner cannot ask for a refund on this order now, or None when they can. Only what
+    the pages offer: refund_request_create decides when the request is sent."""
+    if order.delivered_at is None:
+        return str(AFTERSALES_REFUSALS["not_delivered"])
+    if timezone.now() - order.delivered_at > timedelta(hours=settings.REFUND_REQUEST_WINDOW_HOURS):
+        return str(AFTERSALES_REFUSALS["window_closed"])
+    if has_open:
+        return str(AFTERSALES_REFUSALS["request_open"])
+    if not has_refundable:
+        return _("Everything on this order has been refunded already.")
+    return None
+
+
+@dataclass(frozen=True)
+class RefundRequestView:
+    request: RefundRequest
+    status: str
+    amount: str
+    items: list[str]
+    photo_count: int
+
+    @property
+    def is_open(self) -> bool:
+        return self.request.status in OPEN_REFUND
+
+
+def _refund_requests(order: Order, order_lines: list[OrderLine]) -> list[RefundRequestView]:
+    """The order's refund requests, newest first, with the items they name."""
+    names = {line.pk: view.name for line, view in zip(order_lines, _order_lines(order_lines), strict=True)}
+    requests = RefundRequest.objects.filter(order=order).annotate(photo_count=Count("photos")).order_by("-created_at")
+    return [
+        RefundRequestView(
+            request=request,
+            status=request.get_status_display(),
+            amount=format_yuan(request.amount_cents),
+            items=[
+                f"{entry.get('quantity', 0)} × {names.get(entry.get('line', 0), '?')}"
+                for entry in request.lines
+                if isinstance(entry, dict)
+            ],
+            photo_count=request.photo_count,
+        )
+        for request in requests
+    ]
+
+
+class MultipleFileInput(forms.FileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files under one name (Django's documented pattern); cleans to a list."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[UploadedFile[bytes]]:
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data]
+        return [single(data, initial)] if data else []
+
+
+@dataclass(frozen=True)
+class RefundLineRow:
+    name: str
+    details: list[str]
+    unit: str
+    remaining: int
+    field: forms.BoundField
+
+
+class RefundForm(forms.Form):
+    reason = forms.ChoiceField(
+        label=gettext_lazy("What went wrong?"),
+        choices=(("", gettext_lazy("Choose a reason")), *REFUND_REASONS),
+        error_messages={"required": gettext_lazy("Choose what went wrong.")},
+        widget=forms.Select(attrs={"data-testid": "refund-reason"}),
+    )
+    details = forms.CharField(
+        label=gettext_lazy("Tell the restaurant more"),
+        max_length=150,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "data-testid": "refund-details"}),
+    )
+    photos = MultipleFileField(
+        label=gettext_lazy("Photos"),
+        required=False,
+        help_text=gettext_lazy("Up to 3 photos (JPEG, PNG or WebP, at most 5 MB each)."),
+        widget=MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp", "data-testid": "refund-photos"}),
+    )
+
+    def __init__(self, *args: Any, lines: list[OrderLine], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.refundable = lines
+        for line in lines:
+            self.fields[f"line_{line.pk}"] = forms.IntegerField(
+                min_value=0,
+                required=False,
+                initial=0,
+                # The browser's bound is a hint: the service refuses more than is left.
+                widget=forms.NumberInput(
+                    attrs={"min": 0, "max": _remaining(line), "inputmode": "numeric", "data-testid": "refund-quantity"}
+                ),
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("reason") == "other" and not (data.get("details") or "").strip():
+            self.add_error("details", _("Say what went wrong."))
+        return data
+
+    def line_rows(self) -> list[RefundLineRow]:
+        views = _order_lines(self.refundable)
+        return [
+            RefundLineRow(
+                name=view.name,
+                details=view.details,
+                unit=format_yuan(line.unit_price_cents),
+                remaining=_remaining(line),
+                field=self[f"line_{line.pk}"],
+            )
+            for line, view in zip(self.refundable, views, strict=True)
+        ]
+
+    def line_requests(self) -> list[dict[str, int]]:
+        chosen = ((line.pk, self.cleaned_data.get(f"line_{line.pk}") or 0) for line in self.refundable)
+        return [{"line": pk, "quantity": quantity} for pk, quantity in chosen if quantity > 0]
+
+    def reason_text(self) -> str:
+        """The reason as the diner chose and wrote it, in the language they saw it in."""
+        label = str(dict(REFUND_REASONS).get(self.cleaned_data["reason"], ""))
+        details = self.cleaned_data["details"].strip()
+        return (f"{label}: {details}" if details else label)[:200]
+
+
+@diner_required
+@require_http_methods(["GET", "POST"])
+def order_refund(request: HttpRequest, diner: User, number: str) -> HttpResponse:
+    """Ask for money back on items of a delivered order: which items and how many (only what is
+    not refunded yet), why, and up to 3 photos. Success goes back to the order page, which
+    follows the request; a refusal keeps what was typed (photos are chosen again), by its field,
+    status 400 (409 when a request is already open)."""
+    order = _own_order(diner, number)
+    lines = list(order.lines.filter(refunded_quantity__lt=F("quantity")).order_by("pk"))
+    has_open = RefundRequest.objects.filter(order=order, status__in=OPEN_REFUND).exists()
+    blocker = _refund_blocker(order, has_open=has_open, has_refundable=bool(lines))
+    errors = {"general": "", "lines": ""}
+    status = 200
+    if request.method == "POST":
+        form = RefundForm(request.POST, request.FILES, lines=lines)
+        status = 400
+        if form.is_valid():
+            try:
+                refund_request_create(
+                    diner=diner,
+                    order=order,
+                    reason=form.reason_text(),
+                    lines=form.line_requests(),
+                    photos=form.cleaned_data["photos"],
+                )
+            except AftersalesRefused as refused:
+                if refused.status == 404:
+                    raise Http404(refused.message) from refused
+                message = str(AFTERSALES_REFUSALS.get(refused.code, refused.message))
+                if refused.field in ("reason", "photos"):
+                    form.add_error(refused.field, message)
+                else:
+                    errors["lines" if refused.field == "lines" else "general"] = message
+                status = refused.status
+            else:
+                messages.success(request, _("Your refund request has been sent to the restaurant."))
+                return redirect("frontend:order", number=order.number)
+    else:
+        form = RefundForm(lines=lines)
+    context = {
+        "order": order,
+        "form": form,
+        "blocker": blocker,
+        "errors": errors,
+        "photos_again": status != 200 and bool(request.FILES),
+        "response_hours": settings.REFUND_RESPONSE_HOURS,
+        "address": _address_get(request),
+    }
+    return render(request, "frontend/diner/refund.html", context, status=status)

@@ -19,4 +19,6 @@ urlpatterns = [
     path("orders/<str:number>/status/", diner.order_status, name="order_status"),
     path("orders/<str:number>/pay/", diner.order_pay, name="order_pay"),
     path("orders/<str:number>/reorder/", diner.order_reorder, name="order_reorder"),
+    path("orders/<str:number>/rate/", diner.order_rate, name="order_rate"),
+    path("orders/<str:number>/refund/", diner.order_refund, name="order_refund"),
 ]

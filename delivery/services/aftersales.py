@@ -8,21 +8,30 @@ Compliance adds complaints beside these; food-safety cases go to regulators from
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
+from PIL import Image
 
 from accounts.access import access_operator, access_store
 from accounts.models import User
-from delivery.models import Order, OrderLine, RefundRequest
+from delivery.models import Order, OrderLine, RefundRequest, RefundRequestPhoto
 from delivery.payments.base import PaymentRefused
 from delivery.payments.services import refund_issue
 
 R = RefundRequest.Status
 logger = logging.getLogger(__name__)
+
+PHOTOS_MAX = 3
+PHOTO_MAX_BYTES = 5 * 1024 * 1024
+# What Pillow finds in the bytes (never the name or the browser's content type) -> extension.
+PHOTO_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 
 
 class AftersalesRefused(Exception):
@@ -31,11 +40,45 @@ class AftersalesRefused(Exception):
         self.code, self.message, self.field, self.status = code, message, field, status
 
 
-def refund_request_create(*, diner: User, order: Order, reason: str, lines: list[dict[str, Any]]) -> RefundRequest:
+def _photo_format(photo: UploadedFile[bytes]) -> str:
+    """The photo's extension by what its bytes are: a JPEG, PNG or WebP image of at most
+    PHOTO_MAX_BYTES; anything else is refused, whatever its name or declared type."""
+    refused = AftersalesRefused(
+        "invalid_photo", "Photos must be JPEG, PNG or WebP images of at most 5 MB each.", field="photos"
+    )
+    if photo.size is None or photo.size > PHOTO_MAX_BYTES:
+        raise refused
+    try:
+        photo.seek(0)
+        with Image.open(photo) as image:
+            found = image.format
+            image.verify()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise refused from error
+    finally:
+        photo.seek(0)
+    extension = PHOTO_FORMATS.get(found or "")
+    if extension is None:
+        raise refused
+    return extension
+
+
+def refund_request_create(
+    *,
+    diner: User,
+    order: Order,
+    reason: str,
+    lines: list[dict[str, Any]],
+    photos: Sequence[UploadedFile[bytes]] = (),
+) -> RefundRequest:
     """A diner asks for money back on items of a delivered order, within the request window.
 
     `lines` = [{"line": OrderLine id, "quantity": n}]; the amount is their unit prices. One open
     request per order at a time; items already refunded cannot be asked for again.
+
+    Up to PHOTOS_MAX `photos`, each checked by content (JPEG, PNG or WebP, at most 5 MB), are
+    stored under random names through the default storage, their rows written in the request's
+    transaction; if that transaction fails, the files it stored are deleted again.
     """
     if order.diner_id != diner.pk:
         raise AftersalesRefused("not_found", "No such order.", status=404)
@@ -58,21 +101,37 @@ def refund_request_create(*, diner: User, order: Order, reason: str, lines: list
             raise AftersalesRefused("invalid_lines", "Those items cannot be refunded.", field="lines")
         amount += line.unit_price_cents * quantity
         clean.append({"line": line.pk, "quantity": quantity})
-    with transaction.atomic():
-        if (
-            RefundRequest.objects.select_for_update()
-            .filter(order=order, status__in=[R.REQUESTED, R.CONTESTED])
-            .exists()
-        ):
-            raise AftersalesRefused("request_open", "There is already an open request on this order.", status=409)
-        return RefundRequest.objects.create(
-            order=order,
-            diner=diner,
-            reason=reason,
-            lines=clean,
-            amount_cents=amount,
-            respond_by=timezone.now() + timedelta(hours=settings.REFUND_RESPONSE_HOURS),
-        )
+    if len(photos) > PHOTOS_MAX:
+        raise AftersalesRefused("too_many_photos", f"Add at most {PHOTOS_MAX} photos.", field="photos")
+    extensions = [_photo_format(photo) for photo in photos]
+    stored: list[RefundRequestPhoto] = []
+    try:
+        with transaction.atomic():
+            if (
+                RefundRequest.objects.select_for_update()
+                .filter(order=order, status__in=[R.REQUESTED, R.CONTESTED])
+                .exists()
+            ):
+                raise AftersalesRefused("request_open", "There is already an open request on this order.", status=409)
+            request = RefundRequest.objects.create(
+                order=order,
+                diner=diner,
+                reason=reason,
+                lines=clean,
+                amount_cents=amount,
+                respond_by=timezone.now() + timedelta(hours=settings.REFUND_RESPONSE_HOURS),
+            )
+            for photo, extension in zip(photos, extensions, strict=True):
+                row = RefundRequestPhoto(request=request)
+                # A random name: the diner's file name says nothing the store needs to see.
+                row.image.save(f"{uuid.uuid4().hex}.{extension}", photo, save=False)
+                stored.append(row)
+                row.save()
+    except BaseException:
+        for row in stored:
+            row.image.delete(save=False)
+        raise
+    return request
 
 
 def _move(request: RefundRequest, *, from_: set[str], to: str, by: User | None, response: str = "") -> bool:

@@ -28,6 +28,12 @@ TEST_REDIS_PREFIX = f"mingchu-test-{os.getpid()}"
 @pytest.fixture(scope="session", autouse=True)
 def _redis_namespace() -> Iterator[None]:
     from django.conf import settings
+    from django.db import connections
+
+    # Threads of this process (race tests, sync_to_async) close their connections after use,
+    # so that the run's test database can be dropped at the end; the servers the tests start
+    # keep production's persistent connections (tests/conftest.py).
+    connections.settings["default"]["CONN_MAX_AGE"] = 0
 
     layers = {"default": {**settings.CHANNEL_LAYERS["default"]}}
     layers["default"]["CONFIG"] = {**layers["default"]["CONFIG"], "prefix": f"{TEST_REDIS_PREFIX}:asgi"}

@@ -6,12 +6,13 @@ consumer then authorises the user for what it serves.
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-# Django must be set up before anything imports models (the consumers do).
-django_asgi_app = get_asgi_application()
+from core.asgi import get_pooled_asgi_application
+
+# Django must be set up before anything imports models (the consumers do). HTTP requests run
+# their sync code on a small pool of long-lived threads, so database connections persist.
+django_asgi_app = get_pooled_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

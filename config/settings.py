@@ -115,7 +115,10 @@ DATABASES = {
         engine="django.contrib.gis.db.backends.postgis",
     )
 }
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
+# Persistent connections: the web process lends each request one of ASGI_SYNC_THREADS threads
+# (core.asgi), each keeping its connection; CONN_HEALTH_CHECKS drops one that died.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+ASGI_SYNC_THREADS: int = env.int("ASGI_SYNC_THREADS", default=4)
 # The test database is the run's own (two suites at once on one server must not share one).
 DATABASES["default"]["TEST"] = {
     "NAME": env.str("TEST_DATABASE_NAME", default=f"test_{DATABASES['default']['NAME']}_{os.getpid()}")

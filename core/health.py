@@ -43,12 +43,12 @@ def _database() -> str:
     with connection.cursor() as cursor:
         cursor.execute("SELECT postgis_lib_version()")
         row = cursor.fetchone()
-    connection.close_if_unusable_or_obsolete()
     return f"PostGIS {row[0]}" if row else "PostGIS ?"
 
 
 async def check_database() -> str:
-    return await sync_to_async(_database, thread_sensitive=False)()
+    # Thread-sensitive: on the request's own pooled thread (core.asgi), with its connection.
+    return await sync_to_async(_database)()
 
 
 async def check_redis() -> str:

@@ -67,6 +67,9 @@ def _test_process_env() -> dict[str, str]:
     return {
         **os.environ,
         "DEBUG": "false",
+        # Production's connection handling (core.asgi): persistent, one per pooled thread.
+        "DB_CONN_MAX_AGE": "60",
+        "ASGI_SYNC_THREADS": "4",
         "DATABASE_URL": f"postgis://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
     }
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.gis.geos import Point
+from django.db.models import Exists, OuterRef
 
 from accounts.models import DinerProfile, RegulatorProfile, Role, User
 from delivery.models import Order, Store, StoreMembership
@@ -74,19 +75,30 @@ def access_regulator_store(user: AnyUser, store: Store) -> bool:
 
 
 def user_roles(user: AnyUser) -> set[Role]:
-    """Every role the user holds now (for navigation; never a substitute for access_*)."""
+    """Every role the user holds now (for navigation; never a substitute for access_*).
+
+    One query: every page of the web app asks this through the context processor."""
     uid = _active_id(user)
     if uid is None:
         return set()
-    roles: set[Role] = set()
-    if DinerProfile.objects.filter(user_id=uid).exists():
-        roles.add(Role.DINER)
-    if StoreMembership.objects.filter(user_id=uid).exists():
-        roles.add(Role.STORE_STAFF)
-    if Courier.objects.filter(user_id=uid).exists():
-        roles.add(Role.COURIER)
-    if RegulatorProfile.objects.filter(user_id=uid).exists():
-        roles.add(Role.REGULATOR)
-    if user.is_staff:
-        roles.add(Role.OPERATOR)
-    return roles
+    flags = (
+        User.objects.filter(pk=uid)
+        .annotate(
+            is_diner=Exists(DinerProfile.objects.filter(user_id=OuterRef("pk"))),
+            is_store_staff=Exists(StoreMembership.objects.filter(user_id=OuterRef("pk"))),
+            is_courier=Exists(Courier.objects.filter(user_id=OuterRef("pk"))),
+            is_regulator=Exists(RegulatorProfile.objects.filter(user_id=OuterRef("pk"))),
+        )
+        .values("is_diner", "is_store_staff", "is_courier", "is_regulator", "is_staff")
+        .first()
+    )
+    if flags is None:
+        return set()
+    held = {
+        Role.DINER: flags["is_diner"],
+        Role.STORE_STAFF: flags["is_store_staff"],
+        Role.COURIER: flags["is_courier"],
+        Role.REGULATOR: flags["is_regulator"],
+        Role.OPERATOR: flags["is_staff"],
+    }
+    return {role for role, has in held.items() if has}

@@ -16,6 +16,11 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 
+def bilingual(zh: str, en: str) -> str:
+    """The English form when English is the active language and there is one, else the Chinese."""
+    return en if en and (get_language() or "").startswith("en") else zh
+
+
 class Bilingual(models.Model):
     """Names in Simplified Chinese and English; `display_name` follows the active language."""
 
@@ -27,9 +32,7 @@ class Bilingual(models.Model):
 
     @property
     def display_name(self) -> str:
-        if (get_language() or "").startswith("en") and self.name_en:
-            return self.name_en
-        return self.name_zh
+        return bilingual(self.name_zh, self.name_en)
 
 
 # --- Stores --------------------------------------------------------------------------------

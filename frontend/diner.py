@@ -61,6 +61,7 @@ from delivery.models import (
     Review,
     SetMeal,
     Store,
+    bilingual,
 )
 from delivery.payments.base import PaymentRefused
 from delivery.payments.services import payment_start
@@ -70,6 +71,7 @@ from delivery.services.aftersales import AftersalesRefused, refund_request_creat
 from delivery.services.carts import cart_clear, cart_line_add, cart_line_requests, cart_line_set_quantity, cart_reorder
 from delivery.services.orders import LineRequest, OrderRefused, PlaceRequest, order_place, order_quote
 from delivery.services.reviews import ReviewRefused, review_create
+from delivery.transitions import ACTIVE
 
 SESSION_ADDRESS = "diner_address"
 SESSION_RECENT = "diner_recent_addresses"
@@ -100,10 +102,6 @@ def diner_required[**P](
 
 def _is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
-
-
-def _pick(language_en: bool, zh: str, en: str) -> str:
-    return en if language_en and en else zh
 
 
 def _english() -> bool:
@@ -946,7 +944,6 @@ ENDINGS: tuple[tuple[str, str, Any], ...] = (
     (S.PARTIALLY_REFUNDED, "refunded_at", gettext_lazy("Partly refunded")),
     (S.REFUNDED, "refunded_at", gettext_lazy("Refunded")),
 )
-ACTIVE = frozenset({S.PLACED, S.PAID, S.ACCEPTED, S.PREPARING, S.READY, S.PICKED_UP})
 
 
 @dataclass(frozen=True)
@@ -987,20 +984,19 @@ class OrderLineView:
 
 
 def _order_lines(lines: Iterable[OrderLine]) -> list[OrderLineView]:
-    english = _english()
     views = []
     for line in lines:
         details = [
-            f"{_pick(english, str(o.get('group_zh', '')), str(o.get('group_en', '')))}: "
-            f"{_pick(english, str(o.get('option_zh', '')), str(o.get('option_en', '')))}"
+            f"{bilingual(str(o.get('group_zh', '')), str(o.get('group_en', '')))}: "
+            f"{bilingual(str(o.get('option_zh', '')), str(o.get('option_en', '')))}"
             for o in line.options
         ] + [
-            f"{c.get('quantity', 1)} × {_pick(english, str(c.get('name_zh', '')), str(c.get('name_en', '')))}"
+            f"{c.get('quantity', 1)} × {bilingual(str(c.get('name_zh', '')), str(c.get('name_en', '')))}"
             for c in line.components
         ]
         views.append(
             OrderLineView(
-                name=_pick(english, line.name_zh, line.name_en),
+                name=bilingual(line.name_zh, line.name_en),
                 details=details,
                 allergens=_allergen_labels(line.allergens),
                 quantity=line.quantity,

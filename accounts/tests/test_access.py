@@ -85,3 +85,10 @@ def test_user_roles(diner: User, owner: User, courier: Courier, regulator: User,
     assert user_roles(regulator) == {Role.REGULATOR}
     assert user_roles(operator) == {Role.OPERATOR}
     assert user_roles(AnonymousUser()) == set()
+
+
+def test_user_roles_is_one_query(diner: User, django_assert_num_queries: object) -> None:
+    StoreMembershipFactory(user=diner)  # a diner who also works at a store
+    with django_assert_num_queries(1):  # type: ignore[operator]
+        roles = user_roles(diner)
+    assert roles == {Role.DINER, Role.STORE_STAFF}

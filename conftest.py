@@ -7,6 +7,7 @@ an operator, and an outsider who holds no role and must be refused everywhere.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from collections.abc import Iterator
 
 import pytest
@@ -91,3 +92,13 @@ def outsider(db: None) -> User:
     """Signed up, holds no role: every access_* answer for them is no."""
     user: User = UserFactory(username="outsider-liu")
     return user
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    """`../shared` (settings.SHARED_DIR): the research data; tests that need it skip without it."""
+    from django.conf import settings
+
+    if not settings.SHARED_DIR.is_dir():
+        pytest.skip(f"shared data not found at {settings.SHARED_DIR}")
+    return settings.SHARED_DIR

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "delivery",
     "dispatch",
     "compliance",
+    "compliance.inspections",
     "frontend",
 ]
 
@@ -275,6 +276,10 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Shared research data beside the checkout (MDRP instances, inspection fixtures, registries). It is
+# never committed here; tests and benchmarks that need it skip cleanly when it is absent.
+SHARED_DIR = Path(env.str("MINGCHU_SHARED", default=str(BASE_DIR.parent / "shared")))
+
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 

@@ -1,0 +1,1 @@
+# Inspections, violations and grades arrive with the compliance issue.

@@ -78,19 +78,31 @@ def pair_costs(
     pickup = np.maximum(earliest, ready)
     wait = pickup - earliest
 
-    # Route terms depend on the courier's speed only: one route per (bundle, speed).
+    # Route terms depend on the courier's speed only: one route per (bundle, speed), laid out as
+    # padded tables so every pair of a speed is costed in one array operation.
     sum_offsets = np.empty(n)
     duration = np.empty(n)
     late = np.empty(n)
-    for k in range(n):
-        b = bundles[bundle_idx[k]]
-        route = b.route(float(mpm[k]), params)
-        sum_offsets[k] = sum(route.offsets)
-        duration[k] = route.duration
-        late[k] = sum(
-            max(0.0, pickup[k] + off_k - o.placed_at - params.target_ctd)
-            for o, off_k in zip(b.orders, route.offsets, strict=True)
-        )
+    width = max((len(b.orders) for b in bundles), default=1)
+    for speed in np.unique(mpm):
+        sel = np.flatnonzero(mpm == speed)
+        used = np.unique(bundle_idx[sel])
+        table_sum = np.zeros(len(bundles))
+        table_dur = np.zeros(len(bundles))
+        # slack[b, i] = drop-off offset of order i - its placement - target: late minutes once the
+        # pickup time is added; padding is -inf so it never counts.
+        slack = np.full((len(bundles), width), -np.inf)
+        for b in used.tolist():
+            bundle = bundles[b]
+            route = bundle.route(float(speed), params)
+            table_sum[b] = sum(route.offsets)
+            table_dur[b] = route.duration
+            for i, (o, off_i) in enumerate(zip(bundle.orders, route.offsets, strict=True)):
+                slack[b, i] = off_i - o.placed_at - params.target_ctd
+        rows = bundle_idx[sel]
+        sum_offsets[sel] = table_sum[rows]
+        duration[sel] = table_dur[rows]
+        late[sel] = np.maximum(0.0, pickup[sel, None] + slack[rows]).sum(axis=1)
     drop_sum = size * (pickup - now) + sum_offsets
     busy = pickup + duration - start
     cost = drop_sum + params.late_weight * late + params.wait_weight * wait + params.busy_weight * busy - reward

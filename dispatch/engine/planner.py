@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -26,14 +27,36 @@ def plan(
     in at most one assignment; a courier never gets an order that excluded them, nor more orders
     than their capacity. `candidates` maps a store id to the courier ids allowed for it (None:
     every courier)."""
+    return plan_timed(now, orders, couriers, params, candidates)[0]
+
+
+def plan_timed(
+    now: float,
+    orders: Sequence[OrderView],
+    couriers: Sequence[CourierView],
+    params: Params,
+    candidates: Mapping[str, Sequence[str]] | None = None,
+) -> tuple[list[Assignment], dict[str, float]]:
+    """plan(), and the milliseconds spent in each step (bundles, pairs, costs, solve, commit):
+    for benchmarks and the live loop's logs. The timings never influence the decision."""
+    timings: dict[str, float] = {}
+    mark = time.perf_counter()
+
+    def lap(step: str) -> None:
+        nonlocal mark
+        t = time.perf_counter()
+        timings[step] = (t - mark) * 1000
+        mark = t
+
     if not orders or not couriers:
-        return []
+        return [], timings
     n_free = sum(1 for c in couriers if c.free_at <= now + params.supply_horizon)
     max_capacity = max(c.capacity for c in couriers)
     size_cap = max(1, min(params.max_bundle_size, max_capacity))
     target = target_bundle_size(len(orders), n_free, params, max_capacity)
     ref_speed = statistics.median(c.meters_per_minute for c in couriers)
     bundles = build_bundles(orders, meters_per_minute=ref_speed, target_size=target, size_cap=size_cap, params=params)
+    lap("bundles")
 
     index = {c.id: i for i, c in enumerate(couriers)}
     capacity = np.fromiter((c.capacity for c in couriers), np.intp, len(couriers))
@@ -54,8 +77,11 @@ def plan(
         cols.append(allowed)
     bundle_idx = np.concatenate(rows) if rows else np.empty(0, np.intp)
     courier_idx = np.concatenate(cols) if cols else np.empty(0, np.intp)
+    lap("pairs")
     pairs = pair_costs(now, bundles, couriers, bundle_idx, courier_idx, params)
+    lap("costs")
     matched = match(len(bundles), len(couriers), pairs.bundle, pairs.courier, pairs.cost)
+    lap("solve")
 
     out: list[Assignment] = []
     for b, c, k in matched:
@@ -81,4 +107,7 @@ def plan(
         )
     # The most urgent first: callers that offer one at a time offer these first.
     out.sort(key=lambda a: a.pickup_at)
-    return out
+    lap("commit")
+    timings["pairs_n"] = float(len(bundle_idx))
+    timings["bundles_n"] = float(len(bundles))
+    return out, timings

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import sys
 import tempfile
@@ -105,7 +106,7 @@ def _mean(rows: list[dict[str, Any]], key: str) -> float:
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--ready", choices=["exact", "estimated"], default="exact")
-    ap.add_argument("--only", default="", help="run only instances whose name contains this")
+    ap.add_argument("--only", default="", help="run only instances whose name matches this regular expression")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "mdrp-bench")
@@ -117,7 +118,7 @@ def main(argv: list[str]) -> int:
     if not root.is_dir():
         print(f"MDRP instances not found at {root}: skipping", file=sys.stderr)
         return 0
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and args.only in p.name)
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and re.search(args.only, p.name))
     policies = ["engine"] if args.no_naive else ["engine", "naive"]
     tasks = [
         (str(f), str(args.out / args.ready / pol / f.name), pol, args.ready, overrides)

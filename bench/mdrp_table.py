@@ -10,7 +10,7 @@ over their 240 instances; Table 4 for 16 small instances). Our mean is over the 
 instances of seeds 0-4 that ../shared holds, so the two means are not over the same days.
 
 The scale check replays one instance made of the five `o100t100s1p100` days side by side
-(dispatch.mdrp.generate.side_by_side: 3,903 orders, 1,029 couriers, each city 100 km apart), more
+(dispatch.mdrp.generate.side_by_side: 3,903 orders, 803 couriers, each city 100 km apart), more
 than the largest of the 240 instances (3,213 orders); the goal is under a minute.
 """
 

@@ -63,12 +63,17 @@ def plan_timed(
     all_couriers = np.arange(len(couriers), dtype=np.intp)
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
+    per_store: dict[str, np.ndarray] = {}
     for b, bundle in enumerate(bundles):
         if candidates is None:
             allowed = all_couriers
         else:
-            ids = candidates.get(bundle.store_id, ())
-            allowed = np.fromiter((index[i] for i in ids if i in index), np.intp)
+            cached = per_store.get(bundle.store_id)
+            if cached is None:
+                ids = candidates.get(bundle.store_id, ())
+                cached = np.fromiter((index[i] for i in ids if i in index), np.intp)
+                per_store[bundle.store_id] = cached
+            allowed = cached
         allowed = allowed[capacity[allowed] >= len(bundle.orders)]
         excluded = frozenset().union(*(o.excluded_couriers for o in bundle.orders))
         if excluded:

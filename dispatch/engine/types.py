@@ -83,6 +83,7 @@ class Params:
     # store this many minutes before it: food is often ready before the mean says, and a courier
     # who waits a little costs less than food that waits for a courier.
     unknown_ready_lead: float = 0.0
+    scarce_drops_lead: bool = False  # no lead while orders outnumber free couriers
     # Couriers counted as "free" for the orders-per-courier ratio: free within this many minutes.
     supply_horizon: float = 10.0
 

@@ -183,6 +183,7 @@ def _engine(
     by_placement = sorted(inst.orders.values(), key=lambda o: (o.placed_at, o.id))
     by_ready = sorted(inst.orders.values(), key=lambda o: (o.ready_at, o.id))
     pending: dict[str, Order] = {}
+    refused: dict[str, set[str]] = defaultdict(set)
     next_placed = next_ready = 0
     # Estimated ready times: each restaurant's running mean preparation time, learnt as orders
     # become ready; before a restaurant has any, the mean over all restaurants so far.
@@ -225,6 +226,7 @@ def _engine(
                         placed_at=float(o.placed_at),
                         ready_at=ready_at,
                         ready_known=known,
+                        excluded_couriers=frozenset(refused[o.id]) if o.id in refused else frozenset(),
                     )
                 )
             couriers = [
@@ -249,7 +251,11 @@ def _engine(
                 sequence = [pending[i] for i in a.dropoff_sequence]
                 stops = sim.schedule(courier, orders, sequence, now)
                 if stops is None:
+                    # The food is later than the estimate and the shift would end first: like a
+                    # courier declining an offer, this courier is never offered these orders again.
                     stats.rejected += 1
+                    for i in a.order_ids:
+                        refused[i].add(a.courier_id)
                     continue
                 sim.commit(courier, orders, stops, now)
                 for i in a.order_ids:

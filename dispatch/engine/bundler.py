@@ -45,6 +45,11 @@ class Bundle:
     def ready_at(self) -> float:
         return max(o.ready_at for o in self.orders)
 
+    def planned_ready(self, params: Params) -> float:
+        """The ready time the courier aims at: estimates are brought forward by
+        `unknown_ready_lead`."""
+        return max(o.ready_at - (0.0 if o.ready_known else params.unknown_ready_lead) for o in self.orders)
+
     def route(self, meters_per_minute: float, params: Params) -> Route:
         cached = self.routes.get(meters_per_minute)
         if cached is None:

@@ -57,7 +57,7 @@ def pair_costs(
     off = np.fromiter((np.inf if c.off_at is None else c.off_at for c in couriers), float, len(couriers))[courier_idx]
     sx = np.fromiter((b.store.x for b in bundles), float, len(bundles))[bundle_idx]
     sy = np.fromiter((b.store.y for b in bundles), float, len(bundles))[bundle_idx]
-    ready = np.fromiter((b.ready_at for b in bundles), float, len(bundles))[bundle_idx]
+    ready = np.fromiter((b.planned_ready(params) for b in bundles), float, len(bundles))[bundle_idx]
     size = np.fromiter((len(b.orders) for b in bundles), float, len(bundles))[bundle_idx]
     # Per-bundle constants: the reward for serving it, and Σ(placed + target) for lateness.
     reward = np.fromiter(

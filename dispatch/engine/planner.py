@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import time
 from collections.abc import Mapping, Sequence
@@ -54,6 +55,9 @@ def plan_timed(
     max_capacity = max(c.capacity for c in couriers)
     size_cap = max(1, min(params.max_bundle_size, max_capacity))
     target = target_bundle_size(len(orders), n_free, params, max_capacity)
+    if target > 1 and params.unknown_ready_lead and params.scarce_drops_lead:
+        # Couriers are scarce: an early courier waiting at the store is a courier lost.
+        params = dataclasses.replace(params, unknown_ready_lead=0.0)
     ref_speed = statistics.median(c.meters_per_minute for c in couriers)
     bundles = build_bundles(orders, meters_per_minute=ref_speed, target_size=target, size_cap=size_cap, params=params)
     lap("bundles")
@@ -63,12 +67,17 @@ def plan_timed(
     all_couriers = np.arange(len(couriers), dtype=np.intp)
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
+    per_store: dict[str, np.ndarray] = {}
     for b, bundle in enumerate(bundles):
         if candidates is None:
             allowed = all_couriers
         else:
-            ids = candidates.get(bundle.store_id, ())
-            allowed = np.fromiter((index[i] for i in ids if i in index), np.intp)
+            cached = per_store.get(bundle.store_id)
+            if cached is None:
+                ids = candidates.get(bundle.store_id, ())
+                cached = np.fromiter((index[i] for i in ids if i in index), np.intp)
+                per_store[bundle.store_id] = cached
+            allowed = cached
         allowed = allowed[capacity[allowed] >= len(bundle.orders)]
         excluded = frozenset().union(*(o.excluded_couriers for o in bundle.orders))
         if excluded:

@@ -79,6 +79,11 @@ class Params:
     bundle_ready_window: float = 10.0
     max_extra_delay: float = 10.0
     free_merge_delay: float = 0.0
+    # For orders whose ready time is only an estimate (`ready_known=False`), plan to reach the
+    # store this many minutes before it: food is often ready before the mean says, and a courier
+    # who waits a little costs less than food that waits for a courier.
+    unknown_ready_lead: float = 0.0
+    scarce_drops_lead: bool = False  # no lead while orders outnumber free couriers
     # Couriers counted as "free" for the orders-per-courier ratio: free within this many minutes.
     supply_horizon: float = 10.0
 

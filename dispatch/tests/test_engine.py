@@ -207,3 +207,15 @@ def test_random_batches_keep_the_contract() -> None:
         ]
         result = plan(10.0, orders, couriers, P)
         check_contract(result, orders, couriers)
+
+
+def test_estimated_ready_time_is_aimed_at_early_unless_couriers_are_scarce() -> None:
+    guess = order("o1", "s1", 300, 1000, ready=20, ready_known=False)
+    lead = Params(travel_rounding="ceil", commit_horizon=0, unknown_ready_lead=10, scarce_drops_lead=True)
+    one = [courier("a", 0)]
+    # One minute from the store: leaving at 9 reaches it for the brought-forward ready time 10.
+    assert plan(9.0, [guess], one, lead) != []
+    assert plan(9.0, [guess], one, Params(travel_rounding="ceil", commit_horizon=0)) == []
+    # Three orders for one courier: scarce, so no lead (and nothing to commit yet).
+    others = [order(f"x{i}", f"s{i + 2}", 300, 1000, ready=20, ready_known=False) for i in range(2)]
+    assert plan(9.0, [guess, *others], one, lead) == []

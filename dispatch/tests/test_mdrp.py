@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 
 from dispatch.engine.types import Point
 from dispatch.mdrp.evaluate import RULES, check, metrics
-from dispatch.mdrp.generate import PUBLIC_PARAMS, random_instance
+from dispatch.mdrp.generate import PUBLIC_PARAMS, random_instance, side_by_side
 from dispatch.mdrp.instance import Courier, Instance, Order, read_instance, write_instance
 from dispatch.mdrp.simulate import replay
 from dispatch.mdrp.solution import OrderRow, Solution, Stop, read_solution
@@ -200,3 +200,16 @@ def test_public_instance_replays_valid(shared_dir: Path, tmp_path: Path) -> None
     figures = json.loads((tmp_path / "metrics.json").read_text())
     assert figures["orders"] == 252
     assert check(read_instance(folder), read_solution(tmp_path)) == []
+
+
+def test_side_by_side_keeps_every_order_apart_and_valid() -> None:
+    parts = [random_instance(seed=s, orders=30, couriers=5) for s in (1, 2)]
+    big = side_by_side(parts, "two")
+    assert len(big.orders) == 60 and len(big.couriers) == 10
+    assert big.orders["o2_1"].dropoff.x == parts[1].orders["o1"].dropoff.x + 100_000
+    sol, _ = replay(big)
+    assert check(big, sol) == []
+    # No courier crosses 100 km: each serves only its own part.
+    for row in sol.orders:
+        if row.courier:
+            assert row.courier.split("_")[0][1:] == row.order.split("_")[0][1:]

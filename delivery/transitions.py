@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from celery import current_app
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -123,4 +125,14 @@ def order_transition(
         payload = {"order": order.pk, "number": order.number, "status": order.status, "version": order.version}
         for group in (group_for_store(order.store_id), group_for_user(order.diner_id), group_for_order(order.pk)):
             event_push_on_commit(group, "order.updated", payload)
+        if to == S.PAID:
+            # The store has a deadline to accept; the task runs just after it (beat sweeps too).
+            order_id_ = order.pk
+            transaction.on_commit(
+                lambda: current_app.send_task(
+                    "delivery.tasks.order_auto_reject",
+                    args=[order_id_],
+                    countdown=settings.ORDER_ACCEPT_DEADLINE_MINUTES * 60 + 1,
+                )
+            )
     return TransitionResult(order=order, changed=True)

@@ -1,0 +1,85 @@
+"""The store's live board socket: `/ws/stores/<store_id>/board/`."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from accounts.access import access_store
+from core.consumers import CLOSE_UNAUTHENTICATED
+from core.realtime import group_for_store
+from core.redis import state_redis_async
+from delivery.models import Store
+from delivery.services.board import BOARD_SEEN_TTL_SECONDS, board_seen_key
+
+log = logging.getLogger(__name__)
+
+# Signed in, but not staff of this store (or no such store): the client does not retry.
+CLOSE_FORBIDDEN = 4403
+
+
+@database_sync_to_async  # type: ignore[untyped-decorator]
+def _may_watch(user: Any, store_id: int) -> bool:
+    store = Store.objects.filter(pk=store_id).first()
+    return store is not None and access_store(user, store)
+
+
+class StoreBoardConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    """Relays the store's events (`order.created`, `order.updated`, `store.updated`,
+    `ticket.printed`; each carries `v`, order events the order's `version`) to its board.
+
+    Invariants: only staff of the store (any role) are accepted, checked on connect through
+    access_store; the consumer joins exactly that store's group. Pushes are hints: the board
+    resyncs from /api/v1/board/stores/<id>/ on every (re)connect. Each connect and ping stamps
+    the store's board heartbeat in Redis (the auto-pause sweep reads it); a Redis error there
+    never drops the socket.
+    """
+
+    group: str | None = None
+    store_id: int = 0
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        self.store_id = int(self.scope["url_route"]["kwargs"]["store_id"])
+        if user is None or not user.is_authenticated:
+            await self.accept()
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if not await _may_watch(user, self.store_id):
+            await self.accept()
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.group = group_for_store(self.store_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self._heartbeat()
+
+    async def disconnect(self, code: int) -> None:
+        if self.group is not None:
+            # Redis gone: the group entry expires on its own.
+            with contextlib.suppress(Exception):
+                await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def _heartbeat(self) -> None:
+        client = state_redis_async()
+        try:
+            await client.set(board_seen_key(self.store_id), f"{time.time():.3f}", ex=BOARD_SEEN_TTL_SECONDS)
+        except Exception:  # noqa: BLE001 - the heartbeat is best effort; the board still works
+            log.warning("board heartbeat for store %s not stored", self.store_id)
+        finally:
+            await client.aclose()
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong", "seq": content.get("seq")})
+            await self._heartbeat()
+            return
+        await self.send_json({"type": "error", "code": "unknown_message", "message": "Unknown message type."})
+
+    async def event_push(self, message: dict[str, Any]) -> None:
+        await self.send_json(message["event"])

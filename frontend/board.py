@@ -12,7 +12,7 @@ import csv
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from functools import wraps
-from typing import Any, Concatenate
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -67,20 +67,15 @@ BOARD_STRINGS = {
 }
 
 
-def store_staff_required[**P](
+def store_staff_required(
     roles: frozenset[str] = STORE_ROLES_ALL,
-) -> Callable[
-    [Callable[Concatenate[HttpRequest, User, Store, P], HttpResponse]],
-    Callable[Concatenate[HttpRequest, int, P], HttpResponse],
-]:
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """Anonymous visitors go to log in; anyone not holding one of `roles` at the store gets 404
     (the store's existence is not disclosed). The view receives the user and the store."""
 
-    def decorate(
-        view: Callable[Concatenate[HttpRequest, User, Store, P], HttpResponse],
-    ) -> Callable[Concatenate[HttpRequest, int, P], HttpResponse]:
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
-        def wrapper(request: HttpRequest, store_id: int, /, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, store_id: int, **kwargs: Any) -> HttpResponse:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             store = Store.objects.filter(pk=store_id).first()

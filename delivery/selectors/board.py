@@ -133,11 +133,14 @@ def store_performance(*, store: Store, start: datetime, end: datetime) -> StoreP
     in [start, end)."""
     paid = Order.objects.filter(store=store, paid_at__gte=start, paid_at__lt=end)
     counts = paid.aggregate(
-        orders=Count("pk"),
-        accepted=Count("pk", filter=Q(accepted_at__isnull=False)),
-        rejected=Count("pk", filter=Q(status=S.REJECTED)),
+        orders=Count("pk", distinct=True),
+        accepted=Count("pk", filter=Q(accepted_at__isnull=False), distinct=True),
+        rejected=Count("pk", filter=Q(status=S.REJECTED), distinct=True),
+        # Rejected by the deadline, not by a person: the system's event row says so.
         auto_rejected=Count(
-            "pk", filter=Q(status=S.REJECTED, events__actor_role="system", events__to_status=S.REJECTED)
+            "pk",
+            filter=Q(status=S.REJECTED, events__actor_role="system", events__to_status=S.REJECTED),
+            distinct=True,
         ),
     )
     prep = ExpressionWrapper(F("ready_at") - F("accepted_at"), output_field=DurationField())

@@ -14,12 +14,12 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import User
-from delivery.models import LedgerEntry, MenuItem, Option, Order, OrderEvent, Payment, PauseReason, Store, TicketPrint
+from delivery.models import LedgerEntry, MenuItem, Option, Order, OrderEvent, PauseReason, Payment, Store, TicketPrint
 from delivery.selectors.board import board_orders, store_performance
 from delivery.services import board as svc
 from delivery.services.orders import LineRequest, OrderRefused, PlaceRequest, order_quote
 from delivery.tests.board_helpers import place_paid_order, refresh
-from delivery.tests.factories import StoreMembershipFactory, build_menu_store
+from delivery.tests.factories import MenuStore, StoreMembershipFactory, build_menu_store
 from delivery.transitions import order_transition
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +27,7 @@ S = Order.Status
 
 
 @pytest.fixture
-def menu():  # type: ignore[no-untyped-def]
+def menu() -> MenuStore:
     return build_menu_store()
 
 

@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 
 # Signed in, but not staff of this store (or no such store): the client does not retry.
 CLOSE_FORBIDDEN = 4403
+# The server asks the client to reconnect (RFC 6455 1012, "service restart").
+CLOSE_RENEW = 1012
+SENTINEL_TTL_SECONDS = 3600
 
 
 @database_sync_to_async  # type: ignore[untyped-decorator]
@@ -36,8 +39,10 @@ class StoreBoardConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     Invariants: only staff of the store (any role) are accepted, checked on connect through
     access_store; the consumer joins exactly that store's group. Pushes are hints: the board
     resyncs from /api/v1/board/stores/<id>/ on every (re)connect. Each connect and ping stamps
-    the store's board heartbeat in Redis (the auto-pause sweep reads it); a Redis error there
-    never drops the socket.
+    the store's board heartbeat in Redis (the auto-pause sweep reads it). A ping also checks a
+    per-connection sentinel key: when Redis is unreachable or has restarted (the sentinel, and
+    with it the group membership, is gone), the socket is closed with 1012 so the client
+    reconnects and resyncs rather than waiting forever for pushes that cannot come.
     """
 
     group: str | None = None
@@ -57,7 +62,10 @@ class StoreBoardConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.group = group_for_store(self.store_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        await self._heartbeat()
+        try:
+            await self._heartbeat()
+        except Exception:  # noqa: BLE001 - the heartbeat is best effort; the next ping checks again
+            log.warning("board heartbeat for store %s not stored", self.store_id)
 
     async def disconnect(self, code: int) -> None:
         if self.group is not None:
@@ -65,19 +73,35 @@ class StoreBoardConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             with contextlib.suppress(Exception):
                 await self.channel_layer.group_discard(self.group, self.channel_name)
 
-    async def _heartbeat(self) -> None:
+    def _sentinel(self) -> str:
+        return f"{board_seen_key(self.store_id)}:conn:{self.channel_name}"
+
+    async def _heartbeat(self, *, check: bool = False) -> bool:
+        """Stamp the store's board heartbeat; with `check`, also tell whether Redis still knows
+        this connection. False means Redis restarted or was flushed since we joined the group:
+        the group membership and every push since are gone, so the socket must be renewed."""
         client = state_redis_async()
         try:
-            await client.set(board_seen_key(self.store_id), f"{time.time():.3f}", ex=BOARD_SEEN_TTL_SECONDS)
-        except Exception:  # noqa: BLE001 - the heartbeat is best effort; the board still works
-            log.warning("board heartbeat for store %s not stored", self.store_id)
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.set(board_seen_key(self.store_id), f"{time.time():.3f}", ex=BOARD_SEEN_TTL_SECONDS)
+                pipe.set(self._sentinel(), "1", ex=SENTINEL_TTL_SECONDS, xx=check)
+                results = await pipe.execute()
+            return bool(results[1])
         finally:
             await client.aclose()
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "ping":
+            try:
+                alive = await self._heartbeat(check=True)
+            except Exception:  # noqa: BLE001 - Redis unreachable: pushes cannot arrive
+                alive = False
+            if not alive:
+                # Not an application code: the client reconnects (with backoff) and resyncs.
+                log.warning("board socket of store %s renewed: Redis lost its state", self.store_id)
+                await self.close(code=CLOSE_RENEW)
+                return
             await self.send_json({"type": "pong", "seq": content.get("seq")})
-            await self._heartbeat()
             return
         await self.send_json({"type": "error", "code": "unknown_message", "message": "Unknown message type."})
 

@@ -377,6 +377,9 @@ function autoPrint() {
 
 const conn = document.getElementById("board-conn");
 window.boardLive = new LiveSocket(config.ws, {
+  // Tests shorten the heartbeat (the server checks Redis on each ping); 20 s otherwise.
+  heartbeatMs: window.BOARD_HEARTBEAT_MS || 20000,
+  pongTimeoutMs: window.BOARD_HEARTBEAT_MS || 10000,
   onResync: resync,
   onStatus: (status) => {
     conn.dataset.status = status;

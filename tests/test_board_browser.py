@@ -87,7 +87,7 @@ def test_a_diners_order_appears_on_the_board_and_accept_then_ready_reach_the_din
         board.get_by_test_id("col-paid").get_by_test_id(f"order-{order.number}").wait_for(timeout=10000)
         assert board.title().startswith("(1)")
         assert "alerting" in board.evaluate("document.body.className")
-        assert "葱油拌面" in board.get_by_test_id(f"order-{order.number}").inner_text()
+        assert "Scallion oil noodles" in board.get_by_test_id(f"order-{order.number}").inner_text()
 
         board.get_by_test_id(f"prep-{order.number}").fill("20")
         board.get_by_test_id(f"accept-{order.number}").click()

@@ -238,7 +238,7 @@ def _own_database() -> Iterator[None]:
     """A database of this run's own, migrated from scratch and dropped after: the bench writes
     a store, a user and an order, and the shared development database may be on another
     branch's migrations."""
-    import psycopg2
+    import psycopg2  # type: ignore[import-untyped]
     from psycopg2 import sql
 
     base = urlsplit(

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from accounts.access import STORE_ROLES_ALL, STORE_ROLES_MANAGE, access_store
 from accounts.models import User
@@ -341,8 +342,12 @@ def store_resume(*, user: User, store_id: int) -> Store:
 
 
 AUTO_PAUSE_MESSAGES = {
-    PauseReason.NO_BOARD: "Your store was paused: no order board was connected for {minutes} minutes while open.",
-    PauseReason.MISSED_ORDERS: "Your store was paused: {count} orders in a row were not accepted in time.",
+    PauseReason.NO_BOARD: gettext_lazy(
+        "Your store was paused: no order board was connected for {minutes} minutes while open. Resume it on the board."
+    ),
+    PauseReason.MISSED_ORDERS: gettext_lazy(
+        "Your store was paused: {count} orders in a row were not accepted in time. Resume it on the board."
+    ),
 }
 
 
@@ -358,14 +363,17 @@ def store_auto_pause(*, store_id: int, reason: str) -> bool:
         )
         if not moved:
             return False
-        message = AUTO_PAUSE_MESSAGES[PauseReason(reason)].format(
+        message = str(AUTO_PAUSE_MESSAGES[PauseReason(reason)]).format(
             minutes=int(settings.BOARD_OFFLINE_PAUSE_MINUTES), count=settings.BOARD_MISSED_ORDERS_PAUSE
         )
         event_push_on_commit(group_for_store(store_id), "store.updated", {"store": store_id, "paused": reason})
         managers = StoreMembership.objects.filter(store_id=store_id, role__in=list(STORE_ROLES_MANAGE))
         for user_id in managers.values_list("user_id", flat=True):
+            # A notice: every signed-in page of the owner shows it (frontend me.js).
             event_push_on_commit(
-                group_for_user(user_id), "store.paused", {"store": store_id, "reason": reason, "message": message}
+                group_for_user(user_id),
+                "notice",
+                {"text": message, "level": "warning", "store": store_id, "reason": reason},
             )
     log.warning("store %s auto-paused: %s", store_id, reason)
     return True

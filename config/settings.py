@@ -177,7 +177,10 @@ CHANNEL_LAYERS = {
                 }
             ],
             "prefix": f"{REDIS_PREFIX}:asgi",
-            "capacity": 1000,
+            # Per channel, and every socket of one Daphne process shares one Redis list: 200
+            # boards of a store take 200 slots per event, so 1000 dropped events (silently) as
+            # soon as the server lagged five events behind (bench/board_events.py found it).
+            "capacity": 20000,
             "expiry": 60,
         },
     }

@@ -18,6 +18,8 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
+from django.contrib.gis.gdal import GDALException
+from django.contrib.gis.geos import GEOSException, GEOSGeometry
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -34,6 +36,8 @@ from delivery.selectors.board import board_store_data, order_pickup_at, store_pe
 from delivery.selectors.reconciliation import reconciliation_days
 from delivery.services import board as svc
 from delivery.services.reviews import ReviewRefused, review_reply
+from delivery.services.stores import store_hours_set
+from delivery.services.zones import ZoneInvalid, store_zone_set, store_zone_set_radius
 from delivery.tickets import ticket_escpos, ticket_text
 
 BOARD_STRINGS = {
@@ -369,24 +373,82 @@ class StoreSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
         ]
 
 
+class ZoneForm(forms.Form):
+    """A zone drawn on the map: GeoJSON of a polygon in longitude/latitude."""
+
+    zone_geojson = forms.CharField(widget=forms.HiddenInput)
+
+    def clean_zone_geojson(self) -> GEOSGeometry:
+        raw = self.cleaned_data["zone_geojson"]
+        try:
+            geometry = GEOSGeometry(raw, srid=4326)
+        except (ValueError, GEOSException, GDALException) as error:
+            raise forms.ValidationError(_("Draw the zone on the map: at least three points.")) from error
+        return geometry
+
+
+class HoursForm(forms.Form):
+    """One opening period per line: weekday (0 Monday … 6 Sunday), opens, closes."""
+
+    hours = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), label=gettext_lazy("Opening hours"))
+
+    def clean_hours(self) -> list[tuple[int, time, time]]:
+        periods = []
+        for number, line in enumerate(self.cleaned_data["hours"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                day, opens, closes = line.split()
+                periods.append((int(day), time.fromisoformat(opens), time.fromisoformat(closes)))
+            except ValueError as error:
+                raise forms.ValidationError(
+                    _("Line %(n)s: write a weekday 0-6, then opening and closing times, e.g. 0 10:00 22:00.")
+                    % {"n": number}
+                ) from error
+            if not 0 <= periods[-1][0] <= 6:
+                raise forms.ValidationError(_("Line %(n)s: the weekday is 0 (Monday) to 6 (Sunday).") % {"n": number})
+        if not periods:
+            raise forms.ValidationError(_("Give at least one opening period."))
+        return periods
+
+
 @require_http_methods(["GET", "POST"])
 @store_staff_required(STORE_ROLES_MANAGE)
 def settings_page(request: HttpRequest, user: User, store: Store) -> HttpResponse:
-    """Prep time, fees, the delivery radius (the zone is regenerated from it), own riders;
-    opening hours and fee bands are listed with the store."""
-    form = StoreSettingsForm(request.POST or None, instance=store)
-    if request.method == "POST" and form.is_valid():
+    """Prep time, fees, own riders; the delivery zone by radius or drawn on the map; opening
+    hours. Owners and managers only."""
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    form = StoreSettingsForm(request.POST if action == "store" else None, instance=store)
+    zone_form = ZoneForm(request.POST if action == "zone" else None)
+    current_hours = "\n".join(
+        f"{h.weekday} {h.opens:%H:%M} {h.closes:%H:%M}" for h in store.opening_hours.order_by("weekday", "opens")
+    )
+    hours_form = HoursForm(request.POST if action == "hours" else None, initial={"hours": current_hours})
+    if action == "store" and form.is_valid():
         saved = form.save()
         if "delivery_radius_m" in form.changed_data and saved.delivery_radius_m:
-            from delivery.services.zones import store_zone_set_radius
-
             store_zone_set_radius(store=saved, radius_m=saved.delivery_radius_m)
+        messages.success(request, _("Saved."))
+        return redirect("frontend:board_settings", store_id=store.pk)
+    if action == "zone" and zone_form.is_valid():
+        try:
+            store_zone_set(store=store, zone=zone_form.cleaned_data["zone_geojson"])
+        except ZoneInvalid as invalid:
+            zone_form.add_error("zone_geojson", invalid.message)
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("frontend:board_settings", store_id=store.pk)
+    if action == "hours" and hours_form.is_valid():
+        store_hours_set(store=store, periods=hours_form.cleaned_data["hours"])
         messages.success(request, _("Saved."))
         return redirect("frontend:board_settings", store_id=store.pk)
     context: dict[str, Any] = {
         "store": store,
         "form": form,
-        "hours": store.opening_hours.order_by("weekday", "opens"),
+        "zone_form": zone_form,
+        "hours_form": hours_form,
+        "zone_geojson": store.zone.geojson if store.zone else "",
+        "pin": [store.location.y, store.location.x],
         "bands": [(b.up_to_m, format_yuan(b.fee_cents)) for b in store.fee_bands.order_by("up_to_m")],
         "settings_deadline": settings.ORDER_ACCEPT_DEADLINE_MINUTES,
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import threading
 from datetime import timedelta
 
@@ -407,3 +408,83 @@ def test_reconciliation_csv_totals_match_the_ledger_to_the_cent(menu, staff, man
     assert cents(total[4]) == by_kind["commission"]
     assert cents(total[5]) == by_kind["refund"] < 0
     assert cents(total[6]) == sum(e.amount_cents for e in ledger)
+
+
+# --- Restaurant pages: settings, menu editor, review replies ----------------------------------
+
+
+def _polygon(corners: list[tuple[float, float]]) -> str:
+    return json.dumps({"type": "Polygon", "coordinates": [[*map(list, corners), list(corners[0])]]})
+
+
+def test_settings_draw_a_zone_set_hours_and_refuse_a_bow_tie(menu, manager) -> None:  # type: ignore[no-untyped-def]
+    client = _client(manager)
+    url = f"/board/{menu.store.pk}/settings/"
+    square = _polygon([(121.44, 31.22), (121.46, 31.22), (121.46, 31.24), (121.44, 31.24)])
+    assert client.post(url, {"action": "zone", "zone_geojson": square}).status_code == 302
+    store = refresh(menu.store)
+    assert store.zone is not None and store.delivery_radius_m is None
+    bow_tie = _polygon([(121.44, 31.22), (121.46, 31.24), (121.46, 31.22), (121.44, 31.24)])
+    refused = client.post(url, {"action": "zone", "zone_geojson": bow_tie})
+    assert refused.status_code == 200 and b"error-zone" in refused.content
+
+    assert client.post(url, {"action": "hours", "hours": "0 10:00 22:00\n5 18:00 02:00"}).status_code == 302
+    assert sorted(store.opening_hours.values_list("weekday", flat=True)) == [0, 5]
+    bad = client.post(url, {"action": "hours", "hours": "monday 10 to 22"})
+    assert bad.status_code == 200 and b"error-hours" in bad.content
+
+    assert (
+        client.post(
+            url,
+            {
+                "action": "store",
+                "default_prep_minutes": 25,
+                "min_order_cents": 0,
+                "packaging_fee_cents": 100,
+                "delivery_radius_m": 1500,
+            },
+        ).status_code
+        == 302
+    )
+    store = refresh(store)
+    assert store.default_prep_minutes == 25 and store.delivery_radius_m == 1500 and store.zone is not None
+
+
+def test_menu_editor_is_for_owners_and_managers(menu, manager, staff) -> None:  # type: ignore[no-untyped-def]
+    url = f"/board/{menu.store.pk}/menu/{menu.tea.pk}/"
+    assert _client(staff).get(url).status_code == 404
+    data = {
+        "category": menu.tea.category_id,
+        "name_zh": "冻柠茶",
+        "name_en": "Iced lemon tea",
+        "description": "",
+        "price_cents": 1000,
+        "position": 1,
+    }
+    assert _client(manager).post(url, data).status_code == 302
+    assert MenuItem.objects.get(pk=menu.tea.pk).name_zh == "冻柠茶"
+    other = build_menu_store()
+    assert _client(manager).get(f"/board/{menu.store.pk}/menu/{other.tea.pk}/").status_code == 404
+
+
+def test_the_store_replies_to_a_review_once(menu, manager, diner) -> None:  # type: ignore[no-untyped-def]
+    from delivery.models import Review
+
+    order = place_paid_order(diner, menu)
+    review = Review.objects.create(order=order, diner=diner, store=menu.store, store_stars=4, store_text="好吃")
+    url = f"/board/{menu.store.pk}/reviews/{review.pk}/reply/"
+    assert _client(manager).post(url, {"text": "谢谢惠顾"}).status_code == 302
+    assert Review.objects.get(pk=review.pk).reply_text == "谢谢惠顾"
+    page = _client(manager).get(f"/board/{menu.store.pk}/reviews/")
+    assert "谢谢惠顾" in page.content.decode()
+    outsider = StoreMembershipFactory(store=build_menu_store().store).user
+    assert _client(outsider).post(url, {"text": "x"}).status_code == 404
+
+
+def test_sold_out_page_form_marks_and_restores(menu, staff) -> None:  # type: ignore[no-untyped-def]
+    client = _client(staff)
+    url = f"/board/{menu.store.pk}/menu/option/{menu.mild.pk}/sold-out/"
+    assert client.post(url, {"mode": "hours", "hours": "3"}).status_code == 302
+    assert Option.objects.get(pk=menu.mild.pk).available is False
+    assert client.post(url, {"mode": "available"}).status_code == 302
+    assert Option.objects.get(pk=menu.mild.pk).available is True

@@ -488,3 +488,22 @@ def test_sold_out_page_form_marks_and_restores(menu, staff) -> None:  # type: ig
     assert Option.objects.get(pk=menu.mild.pk).available is False
     assert client.post(url, {"mode": "available"}).status_code == 302
     assert Option.objects.get(pk=menu.mild.pk).available is True
+
+
+def test_an_auto_pause_tells_the_owner_why(menu, manager, staff, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from core.realtime import group_for_user
+
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(group_for_user(manager.pk), channel)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert svc.store_auto_pause(store_id=menu.store.pk, reason=PauseReason.MISSED_ORDERS) is True
+        assert svc.store_auto_pause(store_id=menu.store.pk, reason=PauseReason.MISSED_ORDERS) is False
+    message = async_to_sync(layer.receive)(channel)
+    event = message["event"]
+    assert event["type"] == "notice" and event["reason"] == "missed_orders"
+    assert "paused" in event["text"] or "暂停" in event["text"]
+    async_to_sync(layer.group_discard)(group_for_user(manager.pk), channel)

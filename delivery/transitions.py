@@ -7,6 +7,7 @@ the same statement, an OrderEvent row in the same transaction, and the pushes af
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ from delivery.models import Order, OrderEvent
 from delivery.services.ledger import ledger_post_delivered
 
 S = Order.Status
+log = logging.getLogger(__name__)
 
 # from-state -> the states it may move to.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -56,6 +58,19 @@ STAMPS: dict[str, str] = {
 ACTIVE = frozenset({S.PLACED, S.PAID, S.ACCEPTED, S.PREPARING, S.READY, S.PICKED_UP})
 # A move into itself that records something new (another partial refund) is not a no-op.
 REPEATABLE = frozenset({S.PARTIALLY_REFUNDED})
+
+
+def _schedule_auto_reject(order_id: int) -> None:
+    """Enqueue the accept deadline's task; a broker fault is logged, never raised into the
+    payment that was just committed (the beat sweep enforces the deadline all the same)."""
+    try:
+        current_app.send_task(
+            "delivery.tasks.order_auto_reject",
+            args=[order_id],
+            countdown=settings.ORDER_ACCEPT_DEADLINE_MINUTES * 60 + 1,
+        )
+    except Exception:
+        log.exception("could not schedule the accept deadline of order %s", order_id)
 
 
 def can_transition(from_status: str, to_status: str) -> bool:
@@ -127,12 +142,5 @@ def order_transition(
             event_push_on_commit(group, "order.updated", payload)
         if to == S.PAID:
             # The store has a deadline to accept; the task runs just after it (beat sweeps too).
-            order_id_ = order.pk
-            transaction.on_commit(
-                lambda: current_app.send_task(
-                    "delivery.tasks.order_auto_reject",
-                    args=[order_id_],
-                    countdown=settings.ORDER_ACCEPT_DEADLINE_MINUTES * 60 + 1,
-                )
-            )
+            transaction.on_commit(lambda: _schedule_auto_reject(order.pk))
     return TransitionResult(order=order, changed=True)

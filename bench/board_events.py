@@ -90,6 +90,13 @@ async def _board(
             phase = event.get("phase")
             if phase == "stop":
                 return
+            if phase == "probe":
+                # Every socket's messages arrive in order: once a probe is in, this board has
+                # drained the phase before it. The publisher waits for all of them.
+                stats["probes"][event["id"]] = stats["probes"].get(event["id"], 0) + 1
+                if stats["probes"][event["id"]] == stats["boards"]:
+                    print(f"PROBE {event['id']}", flush=True)
+                continue
             counts = stats["count"]
             counts[phase] = counts.get(phase, 0) + 1
             if phase == "latency":
@@ -98,7 +105,7 @@ async def _board(
 
 async def _boards_main(url: str, origin: str, boards: int) -> None:
     headers = {"Origin": origin, "Cookie": os.environ["BENCH_BOARD_COOKIE"]}
-    stats: dict[str, Any] = {"connected": 0, "boards": boards, "count": {}, "latency": []}
+    stats: dict[str, Any] = {"connected": 0, "boards": boards, "count": {}, "latency": [], "probes": {}}
     ready = asyncio.Event()
     gate = asyncio.Semaphore(10)
     tasks = [asyncio.create_task(_board(url, headers, stats, ready, gate)) for _ in range(boards)]
@@ -221,6 +228,22 @@ def _commit_event(order_id: int, group: str, phase: str) -> None:
         )
 
 
+def _drained(client: subprocess.Popen[str], group: str, probe: int) -> float:
+    """Send a probe after the phase and wait until every board has it: the phase is drained.
+    Returns the seconds it took (how far behind the boards were)."""
+    from core.realtime import event_push
+
+    started = time.monotonic()
+    event_push(group, "bench.probe", {"phase": "probe", "id": probe})
+    assert client.stdout is not None
+    while True:
+        line = client.stdout.readline().strip()
+        if not line:
+            raise RuntimeError("the boards' process ended before draining")
+        if line == f"PROBE {probe}":
+            return time.monotonic() - started
+
+
 def _paced(order_id: int, group: str, phase: str, rate: float | None, seconds: float) -> int:
     sent = 0
     start = time.monotonic()
@@ -327,19 +350,19 @@ def _run() -> list[dict[str, Any]]:
 
             start = _cpu_window(pgid)
             sat_sent = _paced(order_id, group, "saturation", None, PHASE_SECONDS)
-            time.sleep(1.0)
+            sat_drain = _drained(client, group, 1)
             sat_cpu = _cpu_used(pgid, start)
             sat_rate = sat_sent / PHASE_SECONDS
             log(f"board_events: saturation {sat_rate:.0f} events/s")
 
             start = _cpu_window(pgid)
             lat_sent = _paced(order_id, group, "latency", sat_rate / 2, PHASE_SECONDS)
-            time.sleep(1.0)
+            lat_drain = _drained(client, group, 2)
             lat_cpu = _cpu_used(pgid, start)
 
             start = _cpu_window(pgid)
             raw_sent = async_to_sync(_raw_flood)(group, PHASE_SECONDS)
-            time.sleep(1.0)  # let the boards drain
+            raw_drain = _drained(client, group, 3)
             raw_cpu = _cpu_used(pgid, start)
             log(f"board_events: ceiling phase sent {raw_sent} group messages")
 
@@ -380,6 +403,7 @@ def _run() -> list[dict[str, Any]]:
                 "expected_deliveries": lat_sent * BOARDS,
                 "server_cpu_utilisation": round(lat_cpu["server_cpu_s"] / lat_cpu["wall_s"], 3),
                 "goal_p99_ms": 150,
+                "drain_after_s": round(lat_drain, 2),
             },
         ),
         emit(
@@ -400,6 +424,8 @@ def _run() -> list[dict[str, Any]]:
                 "server_cpu_utilisation": round(sat_cpu["server_cpu_s"] / sat_cpu["wall_s"], 3),
                 "server_core_busy": round(sat_cpu["server_core_busy"], 3),
                 "goal_per_core": 3500,
+                "drain_after_s": round(sat_drain, 2),
+                "raw_drain_after_s": round(raw_drain, 2),
             },
         ),
     ]

@@ -507,3 +507,16 @@ def test_an_auto_pause_tells_the_owner_why(menu, manager, staff, django_capture_
     assert event["type"] == "notice" and event["reason"] == "missed_orders"
     assert "paused" in event["text"] or "暂停" in event["text"]
     async_to_sync(layer.group_discard)(group_for_user(manager.pk), channel)
+
+
+def test_late_orders_are_flagged(menu, staff, diner) -> None:  # type: ignore[no-untyped-def]
+    from delivery.selectors.board import order_is_late
+
+    fresh = place_paid_order(diner, menu)
+    assert not order_is_late(fresh, timezone.now())
+    assert order_is_late(fresh, timezone.now() + svc.accept_deadline() * 0.7)  # close to auto-reject
+    accepted = svc.order_accept(user=staff, store_id=menu.store.pk, number=fresh.number, prep_minutes=10)
+    assert not order_is_late(accepted, timezone.now() + timedelta(minutes=9))
+    assert order_is_late(accepted, timezone.now() + timedelta(minutes=11))  # past the pickup time
+    late = board_orders(store=menu.store, now=timezone.now() + timedelta(minutes=11))
+    assert late[0]["late"] is True

@@ -1,5 +1,11 @@
 """Every WebSocket route of the project, gathered from the apps."""
 
-from core.routing import websocket_urlpatterns as core_routes
+from django.urls import path
 
-websocket_urlpatterns = [*core_routes]
+from core.routing import websocket_urlpatterns as core_routes
+from delivery.consumers import StoreBoardConsumer
+
+websocket_urlpatterns = [
+    *core_routes,
+    path("ws/stores/<int:store_id>/board/", StoreBoardConsumer.as_asgi()),
+]

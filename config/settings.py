@@ -178,7 +178,10 @@ CHANNEL_LAYERS = {
                 }
             ],
             "prefix": f"{REDIS_PREFIX}:asgi",
-            "capacity": 1000,
+            # Per channel, and every socket of one Daphne process shares one Redis list: 200
+            # boards of a store take 200 slots per event, so 1000 dropped events (silently) as
+            # soon as the server lagged five events behind (bench/board_events.py found it).
+            "capacity": 20000,
             "expiry": 60,
         },
     }
@@ -205,6 +208,9 @@ CELERY_BEAT_SCHEDULE = {
     "sessions-clear-expired": {"task": "core.tasks.sessions_clear_expired", "schedule": 60.0 * 60},
     "store-ratings-refresh": {"task": "delivery.tasks.store_ratings_refresh", "schedule": 60.0 * 60 * 24},
     "refund-requests-expire": {"task": "delivery.tasks.refund_requests_expire", "schedule": 60.0},
+    # The live order board: unanswered orders, stores without a board, sold-out items coming back.
+    "orders-auto-reject-due": {"task": "delivery.tasks.orders_auto_reject_due", "schedule": 30.0},
+    "board-housekeeping": {"task": "delivery.tasks.board_housekeeping", "schedule": 60.0},
 }
 
 # Where `make run` serves (the Procfile's web process reads the same variables).
@@ -343,6 +349,12 @@ PICKUP_ALLOWANCE_MINUTES: int = env.int("PICKUP_ALLOWANCE_MINUTES", default=8)
 # After-sales: a diner may ask for a refund this long after delivery; the store must answer within
 # REFUND_RESPONSE_HOURS, else the request is approved and refunded.
 REFUND_REQUEST_WINDOW_HOURS: int = env.int("REFUND_REQUEST_WINDOW_HOURS", default=72)
+# The live order board (delivery.services.board): a paid order not accepted within this many
+# minutes is rejected and refunded; a store open without a connected board for this long, or
+# that missed this many orders in a row, is paused until its owner resumes it.
+ORDER_ACCEPT_DEADLINE_MINUTES: float = env.float("ORDER_ACCEPT_DEADLINE_MINUTES", default=5.0)
+BOARD_OFFLINE_PAUSE_MINUTES: float = env.float("BOARD_OFFLINE_PAUSE_MINUTES", default=5.0)
+BOARD_MISSED_ORDERS_PAUSE: int = env.int("BOARD_MISSED_ORDERS_PAUSE", default=3)
 REFUND_RESPONSE_HOURS: int = env.int("REFUND_RESPONSE_HOURS", default=24)
 
 # --- Demo city -----------------------------------------------------------------------------

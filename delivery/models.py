@@ -8,6 +8,8 @@ swap updates, an OrderEvent per change); nothing here changes state in save() or
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.contrib.postgres.fields import ArrayField
@@ -38,6 +40,12 @@ class Bilingual(models.Model):
 # --- Stores --------------------------------------------------------------------------------
 
 
+class PauseReason(models.TextChoices):
+    MANUAL = "manual", _("Paused by the store")
+    NO_BOARD = "no_board", _("No order board was connected")
+    MISSED_ORDERS = "missed_orders", _("Orders were missed in a row")
+
+
 class Store(Bilingual):
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
@@ -64,6 +72,15 @@ class Store(Bilingual):
     rating_sum = models.PositiveIntegerField(default=0)
     rating_30d_count = models.PositiveIntegerField(default=0)
     rating_30d_sum = models.PositiveIntegerField(default=0)
+    # The live board's controls (delivery.services.board). Busy mode adds minutes to every prep
+    # time and promised ETA; a pause stops orders until `paused_until` (None: until resumed).
+    busy_extra_minutes = models.PositiveSmallIntegerField(_("busy mode: extra minutes"), default=0)
+    pause_reason = models.CharField(_("paused because"), max_length=16, choices=PauseReason.choices, blank=True)
+    paused_until = models.DateTimeField(_("paused until"), null=True, blank=True)
+    # Orders auto-rejected in a row (reset by an accept): enough of them pause the store.
+    missed_in_row = models.PositiveSmallIntegerField(default=0)
+    # The store's own riders deliver: its board marks orders picked up and delivered.
+    self_delivery = models.BooleanField(_("delivers with its own riders"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -79,6 +96,10 @@ class Store(Bilingual):
 
     def __str__(self) -> str:
         return self.display_name
+
+    def paused_at(self, now: datetime) -> bool:
+        """Paused now: a reason is set and its time (if any) has not passed."""
+        return bool(self.pause_reason) and (self.paused_until is None or self.paused_until > now)
 
     @property
     def rating_mean(self) -> float | None:
@@ -203,6 +224,9 @@ class MenuItem(Bilingual):
     photo = models.ImageField(_("photo"), upload_to="menu/", blank=True)
     allergens = ArrayField(models.CharField(max_length=16, choices=Allergen.choices), default=list, blank=True)
     available = models.BooleanField(_("available"), default=True)
+    # Sold out ("86") until this time, then available again (delivery.services.board); None while
+    # unavailable: until the store says so.
+    sold_out_until = models.DateTimeField(_("sold out until"), null=True, blank=True)
     position = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -240,6 +264,7 @@ class Option(Bilingual):
     # May be negative (a smaller size); the line price never goes below zero (pricing checks).
     price_delta_cents = models.IntegerField(_("price difference (cents)"), default=0)
     available = models.BooleanField(_("available"), default=True)
+    sold_out_until = models.DateTimeField(_("sold out until"), null=True, blank=True)
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -502,6 +527,30 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.from_status or '-'} → {self.to_status}"
+
+
+class TicketPrint(models.Model):
+    """One kitchen ticket printed for an order: automatically on accept (at most one per order,
+    whatever the number of boards open: the partial unique constraint is the claim) or again on
+    demand."""
+
+    class Kind(models.TextChoices):
+        AUTO = "auto", _("Automatic")
+        MANUAL = "manual", _("Reprint")
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="ticket_prints")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    printed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    device = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["order"], condition=Q(kind="auto"), name="ticket_print_one_auto"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.kind} {self.created_at:%H:%M:%S}"
 
 
 class IdempotencyRecord(models.Model):

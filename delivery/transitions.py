@@ -7,9 +7,12 @@ the same statement, an OrderEvent row in the same transaction, and the pushes af
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
+from celery import current_app
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -20,6 +23,7 @@ from delivery.models import Order, OrderEvent
 from delivery.services.ledger import ledger_post_delivered
 
 S = Order.Status
+log = logging.getLogger(__name__)
 
 # from-state -> the states it may move to.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -54,6 +58,19 @@ STAMPS: dict[str, str] = {
 ACTIVE = frozenset({S.PLACED, S.PAID, S.ACCEPTED, S.PREPARING, S.READY, S.PICKED_UP})
 # A move into itself that records something new (another partial refund) is not a no-op.
 REPEATABLE = frozenset({S.PARTIALLY_REFUNDED})
+
+
+def _schedule_auto_reject(order_id: int) -> None:
+    """Enqueue the accept deadline's task; a broker fault is logged, never raised into the
+    payment that was just committed (the beat sweep enforces the deadline all the same)."""
+    try:
+        current_app.send_task(
+            "delivery.tasks.order_auto_reject",
+            args=[order_id],
+            countdown=settings.ORDER_ACCEPT_DEADLINE_MINUTES * 60 + 1,
+        )
+    except Exception:
+        log.exception("could not schedule the accept deadline of order %s", order_id)
 
 
 def can_transition(from_status: str, to_status: str) -> bool:
@@ -123,4 +140,7 @@ def order_transition(
         payload = {"order": order.pk, "number": order.number, "status": order.status, "version": order.version}
         for group in (group_for_store(order.store_id), group_for_user(order.diner_id), group_for_order(order.pk)):
             event_push_on_commit(group, "order.updated", payload)
+        if to == S.PAID:
+            # The store has a deadline to accept; the task runs just after it (beat sweeps too).
+            transaction.on_commit(lambda: _schedule_auto_reject(order.pk))
     return TransitionResult(order=order, changed=True)

@@ -575,6 +575,10 @@ def store_page(request: HttpRequest, diner: User, store_id: int) -> HttpResponse
         "cart": cart,
         "open_dish": open_dish,
         "rating": f"{store.rating_mean:.1f}" if store.rating_mean is not None else None,
+        # The board's controls, shown at once (they are read on every request).
+        "paused": store.paused_at(timezone.now()),
+        "paused_until": store.paused_until if store.paused_at(timezone.now()) else None,
+        "busy_minutes": store.busy_extra_minutes,
     }
     return render(request, "frontend/diner/store.html", context)
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from frontend import diner, views
+from frontend import board, diner, views
 
 app_name = "frontend"
 
@@ -21,4 +21,17 @@ urlpatterns = [
     path("orders/<str:number>/reorder/", diner.order_reorder, name="order_reorder"),
     path("orders/<str:number>/rate/", diner.order_rate, name="order_rate"),
     path("orders/<str:number>/refund/", diner.order_refund, name="order_refund"),
+    # The restaurant's pages (frontend.board).
+    path("board/", board.board_index, name="board_index"),
+    path("board/<int:store_id>/", board.board_page, name="board"),
+    path("board/<int:store_id>/tickets/<str:number>/", board.ticket_page, name="board_ticket"),
+    path("board/<int:store_id>/menu/", board.menu_page, name="board_menu"),
+    path("board/<int:store_id>/menu/new/", board.menu_item_edit, name="board_menu_new"),
+    path("board/<int:store_id>/menu/<int:item_id>/", board.menu_item_edit, name="board_menu_item"),
+    path("board/<int:store_id>/menu/<str:kind>/<int:object_id>/sold-out/", board.menu_sold_out, name="board_sold_out"),
+    path("board/<int:store_id>/performance/", board.performance_page, name="board_performance"),
+    path("board/<int:store_id>/reconciliation/", board.reconciliation_page, name="board_reconciliation"),
+    path("board/<int:store_id>/reviews/", board.reviews_page, name="board_reviews"),
+    path("board/<int:store_id>/reviews/<int:review_id>/reply/", board.review_reply_post, name="board_review_reply"),
+    path("board/<int:store_id>/settings/", board.settings_page, name="board_settings"),
 ]

@@ -148,6 +148,8 @@ def stores_delivering_to(point: Point, *, at: datetime | None = None, sort: str 
         fee = _fee_for(bands.get(store.pk, ()), distance_m)
         if fee is None:
             continue
+        if store.paused_at(at):
+            continue
         if not is_open_at(
             periods=periods.get(store.pk, ()), exceptions=dict(exceptions.get(store.pk, ())), at=at, tz=tz
         ):
@@ -157,7 +159,9 @@ def stores_delivering_to(point: Point, *, at: datetime | None = None, sort: str 
                 store=store,
                 distance_m=distance_m,
                 delivery_fee_cents=fee,
-                eta_minutes=eta_minutes(prep_minutes=store.default_prep_minutes, distance_m=distance_m),
+                eta_minutes=eta_minutes(
+                    prep_minutes=store.default_prep_minutes + store.busy_extra_minutes, distance_m=distance_m
+                ),
                 rating=store.rating_mean,
                 min_order_cents=store.min_order_cents,
             )

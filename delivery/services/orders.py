@@ -171,6 +171,8 @@ def order_quote(*, diner: User, request: PlaceRequest) -> tuple[Store, list[_Res
         raise OrderRefused("store_unavailable", f"{store.display_name} is not taking orders.", field="store_id")
     if not store_is_open(store, timezone.now()):
         raise OrderRefused("store_closed", f"{store.display_name} is closed now.", field="store_id")
+    if store.paused_at(timezone.now()):
+        raise OrderRefused("store_paused", f"{store.display_name} is not taking orders right now.", field="store_id")
     point = Point(request.delivery_lng, request.delivery_lat, srid=4326)
     quote = delivery_quote_for(store, point)
     if quote is None:
@@ -314,7 +316,12 @@ def _create_order(*, diner: User, request: PlaceRequest) -> Order:
         contact_phone_hash=identity_hash(phone, purpose="phone") if phone else "",
         contact_phone_masked=mask_phone(phone) if phone else "",
         note=request.note.strip(),
-        eta_at=now + timedelta(minutes=eta_minutes(prep_minutes=store.default_prep_minutes, distance_m=distance_m)),
+        eta_at=now
+        + timedelta(
+            minutes=eta_minutes(
+                prep_minutes=store.default_prep_minutes + store.busy_extra_minutes, distance_m=distance_m
+            )
+        ),
     )
     # Human-readable and unique: the local business date and the row id.
     order.number = f"{timezone.localdate(now):%Y%m%d}{order.pk:07d}"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import time
 
 from django.db import transaction
 
 from accounts.access import STORE_ROLES_MANAGE, access_operator, access_store
 from accounts.models import User
-from delivery.models import Store
+from delivery.models import OpeningHours, Store
 
 S = Store.Status
 
@@ -81,4 +82,15 @@ def store_send_back(*, operator: User, store: Store) -> Store:
         raise StoreRefused("not_found", "No such store.", status=404)
     if not _move(store, from_={S.PENDING_REVIEW}, to=S.DRAFT):
         raise StoreRefused("store_state_conflict", f"The store is {store.status}, not under review.", status=409)
+    return store
+
+
+def store_hours_set(*, store: Store, periods: list[tuple[int, time, time]]) -> Store:
+    """Replace the store's weekly opening periods (weekday 0 = Monday; closing at or before
+    opening runs past midnight, as delivery.hours reads it). One transaction: never half set."""
+    with transaction.atomic():
+        OpeningHours.objects.filter(store=store).delete()
+        OpeningHours.objects.bulk_create(
+            [OpeningHours(store=store, weekday=day, opens=opens, closes=closes) for day, opens, closes in periods]
+        )
     return store

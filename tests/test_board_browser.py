@@ -1,0 +1,324 @@
+"""The restaurant's live board in a real browser (Chromium through Playwright) against a live
+Daphne: orders appear without reload and alert, accept and ready reach the diner's page, the
+accept deadline rejects and refunds, one automatic ticket across two boards, strangers refused,
+and a Redis restart under the board (a throwaway redis-server)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from django.db import connections
+from django.test.utils import override_settings
+
+from accounts.models import User
+from delivery.models import Order, Payment, TicketPrint
+from delivery.tests.board_helpers import place_paid_order
+from delivery.tests.factories import MenuStore, StoreMembershipFactory, build_menu_store
+from tests.conftest import ROOT, LiveServer, _free_port, _stop, _test_process_env, session_cookie
+from tests.test_board_live import _redis_up
+
+pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
+
+# Printing is the browser's dialog; the tests count the calls instead.
+COUNT_PRINTS = "window.__printed = 0; window.print = () => { window.__printed += 1; };"
+
+
+@pytest.fixture
+def menu(transactional_db: None) -> MenuStore:
+    return build_menu_store()
+
+
+@pytest.fixture
+def staff(menu: MenuStore) -> User:
+    user: User = StoreMembershipFactory(store=menu.store, role="staff").user
+    return user
+
+
+@pytest.fixture
+def manager(menu: MenuStore) -> User:
+    user: User = StoreMembershipFactory(store=menu.store, role="owner").user
+    return user
+
+
+def _page(browser: Any, server: LiveServer, user: User, *, init: str = COUNT_PRINTS) -> tuple[Any, Any]:
+    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    name, value = session_cookie(user).split("=", 1)
+    context.add_cookies([{"name": name, "value": value, "url": server.url}])
+    context.add_init_script(init)
+    return context, context.new_page()
+
+
+def _in_thread(function: Any, **kwargs: Any) -> Any:
+    """ORM writes that push over the channel layer, away from Playwright's event loop."""
+
+    def run() -> Any:
+        try:
+            return function(**kwargs)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result(timeout=20)
+
+
+def _open_board(page: Any, server: LiveServer, store_id: int) -> None:
+    page.goto(f"{server.url}/board/{store_id}/")
+    page.locator("[data-testid=board-conn][data-status=open]").wait_for(timeout=10000)
+
+
+def test_a_diners_order_appears_on_the_board_and_accept_then_ready_reach_the_diners_page(
+    browser: Any, daphne_server: LiveServer, menu: MenuStore, staff: User, diner: User
+) -> None:
+    board_context, board = _page(browser, daphne_server, staff)
+    diner_context, mine = _page(browser, daphne_server, diner)
+    try:
+        _open_board(board, daphne_server, menu.store.pk)
+        order: Order = _in_thread(place_paid_order, diner=diner, menu=menu)
+        mine.goto(f"{daphne_server.url}/orders/{order.number}/")
+        mine.locator("#order-status[data-status=paid]").wait_for()
+
+        # No reload: the push brings it into the "new" column, with the alert on.
+        board.get_by_test_id("col-paid").get_by_test_id(f"order-{order.number}").wait_for(timeout=10000)
+        assert board.title().startswith("(1)")
+        assert "alerting" in board.evaluate("document.body.className")
+        assert "Scallion oil noodles" in board.get_by_test_id(f"order-{order.number}").inner_text()
+
+        board.get_by_test_id(f"prep-{order.number}").fill("20")
+        board.get_by_test_id(f"accept-{order.number}").click()
+        board.get_by_test_id("col-accepted").get_by_test_id(f"order-{order.number}").wait_for()
+        assert not board.title().startswith("(")
+        assert "alerting" not in board.evaluate("document.body.className")
+        mine.locator("#order-status[data-status=accepted]").wait_for(timeout=10000)
+        assert Order.objects.get(pk=order.pk).prep_minutes == 20
+
+        board.get_by_test_id(f"ready-{order.number}").click()
+        board.get_by_test_id("col-ready").get_by_test_id(f"order-{order.number}").wait_for()
+        mine.locator("#order-status[data-status=ready]").wait_for(timeout=10000)
+        assert board.evaluate("window.__printed") == 1  # printed on accept
+    finally:
+        board_context.close()
+        diner_context.close()
+
+
+def test_acting_on_an_order_another_device_moved_shows_a_message(
+    browser: Any, daphne_server: LiveServer, menu: MenuStore, staff: User, diner: User
+) -> None:
+    context, board = _page(browser, daphne_server, staff)
+    try:
+        _open_board(board, daphne_server, menu.store.pk)
+        order: Order = _in_thread(place_paid_order, diner=diner, menu=menu)
+        board.get_by_test_id(f"accept-{order.number}").wait_for(timeout=10000)
+        # The diner cancels while the board still shows the order as new; the push is held back.
+        board.evaluate("window.boardLive.socket.close(); window.boardLive.close()")
+        from delivery.transitions import order_transition
+
+        _in_thread(order_transition, order_id=order.pk, to=Order.Status.CANCELLED, actor=diner, actor_role="diner")
+        board.get_by_test_id(f"accept-{order.number}").click()
+        toast = board.get_by_test_id("toast").first
+        toast.wait_for()
+        assert "cancelled" in toast.inner_text()
+        board.get_by_test_id(f"order-{order.number}").wait_for(state="detached")
+        assert Order.objects.get(pk=order.pk).status == Order.Status.CANCELLED
+    finally:
+        context.close()
+
+
+def test_an_unanswered_order_is_rejected_and_refunded_after_the_deadline(
+    browser: Any,
+    daphne_server: LiveServer,
+    menu: MenuStore,
+    staff: User,
+    diner: User,
+    celery_worker: Any,
+    settings: Any,
+) -> None:
+    """Time control: the deadline is shortened to 3 s for the order's scheduled task, which a
+    real Celery worker runs; the board drops the order and the diner's page says why."""
+    settings.ORDER_ACCEPT_DEADLINE_MINUTES = 0.05
+    board_context, board = _page(browser, daphne_server, staff)
+    diner_context, mine = _page(browser, daphne_server, diner)
+    try:
+        _open_board(board, daphne_server, menu.store.pk)
+        order: Order = _in_thread(place_paid_order, diner=diner, menu=menu)
+        board.get_by_test_id(f"order-{order.number}").wait_for(timeout=10000)
+        mine.goto(f"{daphne_server.url}/orders/{order.number}/")
+        mine.locator("#order-status[data-status=rejected]").wait_for(timeout=20000)
+        assert "in time" in mine.get_by_test_id("reason").inner_text()
+        board.get_by_test_id(f"order-{order.number}").wait_for(state="detached", timeout=10000)
+        payment = Payment.objects.get(order=order)
+        assert payment.refunded_cents == order.total_cents and payment.refunds.count() == 1
+    finally:
+        board_context.close()
+        diner_context.close()
+
+
+def test_one_automatic_print_across_two_boards_and_a_reconnect(
+    browser: Any, daphne_server: LiveServer, menu: MenuStore, staff: User, manager: User, diner: User
+) -> None:
+    first_context, first = _page(browser, daphne_server, staff)
+    second_context, second = _page(browser, daphne_server, manager)
+    try:
+        _open_board(first, daphne_server, menu.store.pk)
+        _open_board(second, daphne_server, menu.store.pk)
+        order: Order = _in_thread(place_paid_order, diner=diner, menu=menu)
+        second.get_by_test_id(f"order-{order.number}").wait_for(timeout=10000)
+        first.get_by_test_id(f"accept-{order.number}").click()
+        for page in (first, second):
+            page.get_by_test_id("col-accepted").get_by_test_id(f"order-{order.number}").wait_for(timeout=10000)
+        second.reload()  # a reconnect: the order is accepted and printed already
+        _open_board(second, daphne_server, menu.store.pk)
+        second.get_by_test_id(f"order-{order.number}").wait_for()
+        time.sleep(1.0)
+        assert first.evaluate("window.__printed") + second.evaluate("window.__printed") == 1
+        assert TicketPrint.objects.filter(order=order, kind="auto").count() == 1
+
+        second.get_by_test_id(f"reprint-{order.number}").click()
+        second.wait_for_function("window.__printed === 1")
+        assert TicketPrint.objects.filter(order=order).count() == 2
+    finally:
+        first_context.close()
+        second_context.close()
+
+
+def test_another_stores_staff_cannot_open_the_board(browser: Any, daphne_server: LiveServer, menu: MenuStore) -> None:
+    stranger = StoreMembershipFactory(store=build_menu_store().store, role="owner").user
+    context, page = _page(browser, daphne_server, stranger)
+    try:
+        response = page.goto(f"{daphne_server.url}/board/{menu.store.pk}/")
+        assert response.status == 404
+        api = page.request.get(f"{daphne_server.url}/api/v1/board/stores/{menu.store.pk}/")
+        assert api.status == 404 and api.json()["code"] == "not_found"
+    finally:
+        context.close()
+
+
+def test_sold_out_and_pause_show_on_the_diners_pages_at_once(
+    browser: Any, daphne_server: LiveServer, menu: MenuStore, staff: User, diner: User
+) -> None:
+    board_context, board = _page(browser, daphne_server, staff)
+    diner_context, mine = _page(browser, daphne_server, diner)
+    try:
+        board.goto(f"{daphne_server.url}/board/{menu.store.pk}/menu/")
+        board.get_by_test_id(f"sold-out-item-{menu.tea.pk}").click()
+        board.get_by_test_id(f"available-item-{menu.tea.pk}").wait_for()
+        mine.goto(f"{daphne_server.url}/stores/{menu.store.pk}/")
+        tea = mine.locator(f"[data-item-id='{menu.tea.pk}']")
+        assert tea.get_by_test_id("sold-out").count() == 1
+
+        _open_board(board, daphne_server, menu.store.pk)
+        board.get_by_test_id("pause").click()
+        board.get_by_test_id("resume").wait_for()
+        mine.goto(f"{daphne_server.url}/stores/{menu.store.pk}/")
+        assert mine.get_by_test_id("store-paused").count() == 1
+    finally:
+        board_context.close()
+        diner_context.close()
+
+
+# --- Redis restarted under the board ----------------------------------------------------------
+
+
+class ThrowawayRedis:
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.process = _redis_up(self.port)
+
+    def stop(self) -> None:
+        _stop(self.process)
+
+    def start(self) -> None:
+        self.process = _redis_up(self.port)
+
+
+@pytest.fixture
+def throwaway(django_db_setup: None) -> Iterator[tuple[ThrowawayRedis, LiveServer]]:
+    """A redis-server of this test's own, and a Daphne using it (the shared Redis on 6379 is
+    never restarted)."""
+    redis = ThrowawayRedis()
+    port = _free_port()
+    env = {**_test_process_env(), "REDIS_URL": f"redis://127.0.0.1:{redis.port}/0"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    server = LiveServer(host="127.0.0.1", port=port)
+    import urllib.request
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{server.url}/ping", timeout=1):  # noqa: S310 - our own server
+                break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                _stop(process)
+                redis.stop()
+                raise
+            time.sleep(0.2)
+    try:
+        yield redis, server
+    finally:
+        _stop(process)
+        redis.stop()
+
+
+def test_redis_restarted_under_the_board_the_page_reconnects_and_resyncs(
+    browser: Any, throwaway: tuple[ThrowawayRedis, LiveServer], menu: MenuStore, staff: User, diner: User, settings: Any
+) -> None:
+    redis, server = throwaway
+    layers = {"default": {**settings.CHANNEL_LAYERS["default"]}}
+    layers["default"]["CONFIG"] = {
+        **layers["default"]["CONFIG"],
+        "hosts": [{"address": f"redis://127.0.0.1:{redis.port}/1"}],
+    }
+    context, board = _page(browser, server, staff, init=COUNT_PRINTS + "window.BOARD_HEARTBEAT_MS = 1000;")
+    try:
+        _open_board(board, server, menu.store.pk)
+        redis.stop()
+        # An order while Redis is down: its push cannot reach this board.
+        lost: Order = _in_thread(place_paid_order, diner=diner, menu=menu)
+        board.locator("[data-testid=board-conn]:not([data-status=open])").wait_for(timeout=10000)
+        redis.start()
+        board.locator("[data-testid=board-conn][data-status=open]").wait_for(timeout=30000)
+        board.get_by_test_id(f"order-{lost.number}").wait_for(timeout=10000)  # the resync
+        # Pushes flow again through the restarted Redis.
+        with override_settings(CHANNEL_LAYERS=layers):
+            fresh: Order = _in_thread(place_paid_order, diner=diner, menu=menu)
+        board.get_by_test_id(f"order-{fresh.number}").wait_for(timeout=10000)
+        assert board.locator(f"[data-testid=order-{lost.number}]").count() == 1
+    finally:
+        context.close()
+
+
+def test_the_socket_killed_while_orders_arrive_loses_and_duplicates_nothing(
+    browser: Any, daphne_server: LiveServer, menu: MenuStore, staff: User, diner: User
+) -> None:
+    context, board = _page(browser, daphne_server, staff)
+    try:
+        _open_board(board, daphne_server, menu.store.pk)
+        numbers = []
+        for index in range(6):
+            if index % 2 == 0:
+                board.evaluate("window.boardLive.socket.close()")  # dropped: the client reconnects
+            numbers.append(_in_thread(place_paid_order, diner=diner, menu=menu).number)
+        column = board.get_by_test_id("col-paid")
+        board.wait_for_function(
+            "n => document.querySelectorAll('[data-testid=col-paid] li.order').length === n", arg=len(numbers)
+        )
+        board.locator("[data-testid=board-conn][data-status=open]").wait_for()
+        time.sleep(1.0)  # late pushes and resyncs settle; nothing may appear twice
+        shown = column.locator("li.order").evaluate_all("nodes => nodes.map(n => n.dataset.number)")
+        assert sorted(shown) == sorted(numbers)
+        assert board.evaluate("window.boardStats.resyncs") >= 4  # the first load and each reconnect
+    finally:
+        context.close()

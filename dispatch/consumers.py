@@ -96,13 +96,12 @@ class CourierConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self._error("forbidden", "You can only send your own location.")
             return
         now = time.time()
-        # A flood is dropped here, before it costs a Redis round trip; Redis checks again
-        # across reconnects (a second socket of the same courier).
-        if now - self.last_accepted < settings.COURIER_PING_MIN_INTERVAL:
-            await self._error("rate_limited", "Pings come too fast; slow down.", ts=content.get("ts"))
-            return
         try:
             ping = ping_parse(content, now=now)
+            # A flood is dropped here, before it costs a Redis round trip; Redis checks again
+            # across reconnects (a second socket of the same courier).
+            if now - self.last_accepted < settings.COURIER_PING_MIN_INTERVAL:
+                raise PingRefused("rate_limited", "Pings come too fast; slow down.")
             await courier_location_update_async(_redis(), courier_id=self.courier_id, ping=ping, now=now)
         except PingRefused as refused:
             await self._error(refused.code, refused.message, ts=content.get("ts"))

@@ -24,9 +24,13 @@ class CourierFactory(factory.django.DjangoModelFactory):
 
 def idle_courier(*, lng: float = 121.451, lat: float = 31.231, **fields: object) -> Courier:
     """An online courier with a fresh flushed position: available for dispatch."""
-    courier: Courier = CourierFactory(
-        state=Courier.State.IDLE, position=Point(lng, lat, srid=4326), position_at=timezone.now(), **fields
-    )
+    values: dict[str, object] = {
+        "state": Courier.State.IDLE,
+        "position": Point(lng, lat, srid=4326),
+        "position_at": timezone.now(),
+        **fields,
+    }
+    courier: Courier = CourierFactory(**values)
     return courier
 
 

@@ -199,6 +199,9 @@ def tracking_snapshot(*, order: Order) -> dict[str, object]:
         speed = dispatch.courier.speed_kmh
     eta = order_eta_live(order=order, now=timezone.now(), courier_point=courier_point, courier_speed_kmh=speed)
     looking = dispatch is not None and looking_since(dispatch) is not None
+    delay = 0
+    if looking and order.ready_at is not None:
+        delay = max(0, int((timezone.now() - order.ready_at).total_seconds() // 60))
     return {
         "order": order.pk,
         "number": order.number,
@@ -208,6 +211,7 @@ def tracking_snapshot(*, order: Order) -> dict[str, object]:
         "dispatch": dispatch.state if dispatch else None,
         "looking": looking,
         "looking_since": dispatch.created_at.isoformat() if dispatch and looking else None,
+        "delay_minutes": delay,
         "courier": position,
         "courier_name": dispatch.courier.user.first_name or dispatch.courier.user.username
         if dispatch and dispatch.courier and active

@@ -70,6 +70,8 @@ def courier_pick_up(*, courier: Courier, order_number: str, actor: User | None) 
             )
         except OrderRefused as exc:
             raise TransitionRefused("order_not_ready", "The order is not ready yet.") from exc
+        if result.changed:
+            dispatch_status_push(dispatch)
         waiting = OrderDispatch.objects.filter(courier=courier, state=DS.ASSIGNED, order__picked_up_at__isnull=True)
         if courier.state == C.AT_STORE and not waiting.exists():
             courier_transition(courier_id=courier.pk, to=C.TO_CUSTOMER, actor=actor, reason="picked up")

@@ -22,7 +22,13 @@ from django.db.models.fields import BigIntegerField
 from django.utils import timezone
 
 from accounts.models import User
-from core.realtime import event_push_on_commit, group_for_order, group_for_store, group_for_user
+from core.realtime import (
+    event_push_on_commit,
+    group_for_order,
+    group_for_order_tracking,
+    group_for_store,
+    group_for_user,
+)
 from delivery.models import Order
 from dispatch.models import Courier, Offer, OrderDispatch
 from dispatch.selectors import couriers_available, couriers_available_near
@@ -76,7 +82,13 @@ def dispatch_status_push(dispatch: OrderDispatch) -> None:
     """After commit: tell the store's board and the diner how the search for a courier goes."""
     order = Order.objects.get(pk=dispatch.order_id)
     payload = dispatch_status_payload(dispatch, order)
-    for group in (group_for_store(order.store_id), group_for_order(order.pk), group_for_user(order.diner_id)):
+    groups = (
+        group_for_store(order.store_id),
+        group_for_order(order.pk),
+        group_for_user(order.diner_id),
+        group_for_order_tracking(order.pk),
+    )
+    for group in groups:
         event_push_on_commit(group, "dispatch.updated", payload)
 
 

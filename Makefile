@@ -55,3 +55,9 @@ test: setup lint
 
 bench: setup
 	$(PY) bench/run_all.py
+
+# Every public MDRP instance (../shared) through our dispatch and the naive baseline, 2 processes,
+# beside the paper's figures; then the imperfect-information mode (ready times estimated).
+bench-mdrp: $(VENV)/.installed
+	$(PY) bench/mdrp_table.py --jobs 2
+	$(PY) bench/mdrp_table.py --jobs 2 --ready estimated --no-naive --no-scale

@@ -7,8 +7,8 @@ an operator, and an outsider who holds no role and must be refused everywhere.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.test.utils import override_settings

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "dispatch",
     "compliance",
     "compliance.inspections",
+    "compliance.cases",
     "frontend",
 ]
 

@@ -19,6 +19,9 @@ from django.db.models import Count, Q
 from delivery.models import Coupon, CouponRedemption, Order
 from delivery.pricing import CouponTerms
 
+# Orders that ended without reaching the diner: their coupons count as unused again.
+NEVER_SERVED = (Order.Status.CANCELLED, Order.Status.REJECTED)
+
 # Readable English per refusal code, for pages and API errors (translated by the caller).
 COUPON_MESSAGES: dict[str, str] = {
     "coupon_inactive": "This coupon is no longer available.",
@@ -75,12 +78,16 @@ def coupon_refusal(facts: CouponFacts, *, store_id: int, now: datetime) -> str |
 def coupon_facts_for(*, coupon: Coupon, diner_id: int) -> CouponFacts:
     """The facts `coupon_refusal` needs, read now (two queries, no writes, no locks).
 
-    Uses are CouponRedemption rows, whatever became of their orders. Prior orders are the diner's
-    orders at any store with `paid_at` set, whatever their status now (a refunded first order
-    still makes the diner a returning one).
+    Uses are CouponRedemption rows, except those whose order was cancelled or rejected: an order
+    that never reached the diner gives its coupon back (the redemption row stays, as the record of
+    what the order was priced with). Prior orders are the diner's orders at any store with
+    `paid_at` set that were not cancelled or rejected (a refunded first order still makes the
+    diner a returning one).
     """
-    uses = CouponRedemption.objects.filter(coupon=coupon).aggregate(
-        total=Count("id"), by_diner=Count("id", filter=Q(diner_id=diner_id))
+    uses = (
+        CouponRedemption.objects.filter(coupon=coupon)
+        .exclude(order__status__in=NEVER_SERVED)
+        .aggregate(total=Count("id"), by_diner=Count("id", filter=Q(diner_id=diner_id)))
     )
     return CouponFacts(
         kind=coupon.kind,
@@ -92,7 +99,9 @@ def coupon_facts_for(*, coupon: Coupon, diner_id: int) -> CouponFacts:
         total_limit=coupon.total_limit,
         uses_by_diner=int(uses["by_diner"]),
         uses_total=int(uses["total"]),
-        diner_has_prior_orders=Order.objects.filter(diner_id=diner_id, paid_at__isnull=False).exists(),
+        diner_has_prior_orders=Order.objects.filter(diner_id=diner_id, paid_at__isnull=False)
+        .exclude(status__in=NEVER_SERVED)
+        .exists(),
     )
 
 

@@ -290,12 +290,29 @@ def test_facts_count_this_diners_uses_and_everyones(db):
     assert (li_facts.uses_by_diner, li_facts.uses_total) == (1, 3)
 
 
-def test_facts_count_redemptions_whatever_became_of_their_order(db):
-    # Given a redemption whose order was later cancelled
+@pytest.mark.parametrize("ended", [Order.Status.CANCELLED, Order.Status.REJECTED])
+def test_a_cancelled_or_rejected_order_gives_its_coupon_back(db, ended):
+    # Given a first order with a new-diner coupon, which the store then rejected (or was cancelled)
+    store, diner = make_store(), make_diner("diner-wang")
+    coupon = make_coupon(kind=Coupon.Kind.NEW_DINER)
+    redemption = redeem(coupon, diner=diner, store=store)
+    Order.objects.filter(pk=redemption.order_id).update(status=ended)
+
+    got = coupon_facts_for(coupon=coupon, diner_id=diner.pk)
+
+    # Then the use no longer counts, the diner is still new, and the coupon is usable again
+    assert (got.uses_by_diner, got.uses_total, got.diner_has_prior_orders) == (0, 0, False)
+    assert coupon_refusal(got, store_id=store.pk, now=NOW) is None
+    # and the redemption stays as the record of what the order was priced with
+    assert CouponRedemption.objects.filter(pk=redemption.pk).exists()
+
+
+@pytest.mark.parametrize("later", [Order.Status.DELIVERED, Order.Status.REFUNDED, Order.Status.ACCEPTED])
+def test_a_served_or_refunded_order_keeps_its_coupon_used(db, later):
     store, diner = make_store(), make_diner("diner-wang")
     coupon = make_coupon()
     redemption = redeem(coupon, diner=diner, store=store)
-    Order.objects.filter(pk=redemption.order_id).update(status=Order.Status.CANCELLED, cancelled_at=NOW)
+    Order.objects.filter(pk=redemption.order_id).update(status=later)
 
     got = coupon_facts_for(coupon=coupon, diner_id=diner.pk)
 

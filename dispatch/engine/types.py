@@ -4,6 +4,7 @@ are planar metres. Identifiers are strings so that MDRP ids ("o12") and database
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,30 @@ class Params:
     # Let bundles include orders from different stores this close to each other (metres); 0 keeps
     # MDRP's same-restaurant rule.
     multi_store_radius_m: float = 0.0
+    # Travel minutes = distance × detour_factor / meters_per_minute, rounded up to whole minutes
+    # with "ceil" (MDRP's rule: ceil(distance / meters_per_minute)) or left continuous ("none",
+    # the live system).
+    travel_rounding: Literal["ceil", "none"] = "none"
+    detour_factor: float = 1.0
+    # Cost of a (bundle, courier) pair, in minutes (see costs.py): each order's minutes from now
+    # to its drop-off, plus these weights on the courier's idle wait at the store, the courier
+    # time the trip consumes, and each minute an order ends beyond target_ctd; minus a reward per
+    # order served that grows with the order's age and priority (so late and refused orders win
+    # scarce couriers). Leaving a bundle for the next call costs 0.
+    wait_weight: float = 1.0
+    busy_weight: float = 0.5
+    late_weight: float = 1.0
+    serve_reward: float = 1000.0
+    age_weight: float = 1.0
+    priority_weight: float = 30.0
+    # Bundling (bundler.py): orders of one store whose ready times lie within this window may
+    # share a courier; bundles grow beyond pairs only when orders outnumber free couriers; a
+    # bundle may delay its earliest order's drop-off by at most max_extra_delay minutes.
+    bundle_ready_window: float = 10.0
+    max_extra_delay: float = 10.0
+    free_merge_delay: float = 0.0
+    # Couriers counted as "free" for the orders-per-courier ratio: free within this many minutes.
+    supply_horizon: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+# Cases and their audit trail arrive with the compliance issue.

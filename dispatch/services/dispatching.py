@@ -225,7 +225,6 @@ def dispatch_tick(*, holder: str, plan_fn: PlanFn | None = None) -> TickReport:
             continue
         report.zones_held.append(zone.key)
         report.rounds.append(dispatch_round(zone=zone, lease=hold, plan_fn=plan_fn))
-    connection.close_if_unusable_or_obsolete()
     return report
 
 

@@ -20,7 +20,16 @@ if sys.path and Path(sys.path[0]).resolve() == _ROOT / "bench":
 elif str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
-from bench import discovery, engine_batch, http_ping, knn, order_placement, ws_echo  # noqa: E402
+from bench import (  # noqa: E402
+    discovery,
+    dispatch_batch,
+    engine_batch,
+    http_ping,
+    knn,
+    location_pings,
+    order_placement,
+    ws_echo,
+)
 from bench.common import SHARED_CORE_TOLERANCE, background_load, log  # noqa: E402
 
 BENCHES: dict[str, Callable[[], list[dict[str, Any]]]] = {
@@ -30,6 +39,8 @@ BENCHES: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "discovery": discovery.run,
     "orders": order_placement.run,
     "engine_batch": engine_batch.run,
+    "pings": location_pings.run,
+    "dispatch": dispatch_batch.run,
 }
 
 

@@ -77,7 +77,9 @@ def candidates_for_stores(
     One statement for every store: a LATERAL subquery per store does the KNN, and the
     availability conditions are `couriers_available()`'s own SQL, inlined as a derived table
     (PostgreSQL pulls it up, so the GiST index still drives each lateral scan). Raw SQL because
-    the ORM has no LATERAL join; tested for index use in dispatch/tests/test_selectors.py."""
+    the ORM has no LATERAL join; tested for index use in dispatch/tests/test_selectors.py. The
+    radius is measured on the sphere (use_spheroid false): 0.3 % off across a city and ~15 %
+    cheaper than the spheroid (bench/dispatch_batch.py)."""
     if not stores:
         return {}
     available_sql, available_params = couriers_available().values("id").query.sql_with_params()
@@ -90,7 +92,7 @@ def candidates_for_stores(
                        c.position <-> ST_SetSRID(ST_MakePoint(s.lng, s.lat), 4326)::geography AS dist
                   FROM dispatch_courier c
                  WHERE c.id IN ({available_sql})
-                   AND ST_DWithin(c.position, ST_SetSRID(ST_MakePoint(s.lng, s.lat), 4326)::geography, %s)
+                   AND ST_DWithin(c.position, ST_SetSRID(ST_MakePoint(s.lng, s.lat), 4326)::geography, %s, false)
                  ORDER BY c.position <-> ST_SetSRID(ST_MakePoint(s.lng, s.lat), 4326)::geography
                  LIMIT %s
           ) c
@@ -117,7 +119,7 @@ def candidates_sql_explain(*, lng: float, lat: float, radius_m: float, limit: in
     sql = f"""
         EXPLAIN SELECT c.id FROM dispatch_courier c
          WHERE c.id IN ({available_sql})
-           AND ST_DWithin(c.position, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography, %s)
+           AND ST_DWithin(c.position, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography, %s, false)
          ORDER BY c.position <-> ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography LIMIT %s
     """  # noqa: S608 - the inlined SQL is the ORM's own
     with connection.cursor() as cursor:

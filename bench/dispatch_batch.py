@@ -112,7 +112,7 @@ def _decide() -> dict[str, float]:
     t0 = time.perf_counter()
     waiting = _waiting(Zone(key=CITY_ZONE, zone_id=None))
     now = timezone.now()
-    stores = {d.store_id: (d.store_id, d.store.location.x, d.store.location.y) for d in waiting}
+    stores = {d.store_id: (d.store_id, d.store_lng, d.store_lat) for d in waiting}  # type: ignore[attr-defined]
     t1 = time.perf_counter()
     found = candidates_for_stores(
         stores=list(stores.values()), radius_m=settings.DISPATCH_RADIUS_M, limit=settings.DISPATCH_CANDIDATES

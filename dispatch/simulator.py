@@ -27,7 +27,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.test import Client
 from websockets.asyncio.client import connect
 
@@ -74,8 +74,11 @@ def _account(username: str, *, courier: bool) -> Account:
 def accounts_prepare(*, couriers: int, diners: int, prefix: str) -> tuple[list[Account], list[Account]]:
     """Simulated accounts (created once, reused): `<prefix>-courier-NNN`, `<prefix>-diner-NNN`."""
     close_old_connections()
-    c = [_account(f"{prefix}-courier-{i:04d}", courier=True) for i in range(couriers)]
-    d = [_account(f"{prefix}-diner-{i:04d}", courier=False) for i in range(diners)]
+    try:
+        c = [_account(f"{prefix}-courier-{i:04d}", courier=True) for i in range(couriers)]
+        d = [_account(f"{prefix}-diner-{i:04d}", courier=False) for i in range(diners)]
+    finally:
+        connection.close()  # this worker thread's own connection
     return c, d
 
 
@@ -90,9 +93,19 @@ class StoreMenu:
 
 def stores_with_menus() -> list[StoreMenu]:
     """Live stores and one orderable dish of each (with the minimum choice of each option group)."""
-    from delivery.models import MenuItem, Store
 
     close_old_connections()
+    menus = []
+    try:
+        menus = _menus()
+    finally:
+        connection.close()
+    return menus
+
+
+def _menus() -> list[StoreMenu]:
+    from delivery.models import MenuItem, Store
+
     menus = []
     for store in Store.objects.filter(status=Store.Status.LIVE, zone__isnull=False):
         item = (
@@ -326,12 +339,20 @@ def _sandbox_pay(base: str, provider_ref: str, amount_cents: int) -> None:
 def restaurants_play(*, speedup: float) -> int:
     """Play every store's staff: accept paid orders with the store's prep time, mark ready
     once that (sped-up) time has passed. Returns how many orders moved."""
+
+    close_old_connections()
+    try:
+        return _restaurants_step(speedup)
+    finally:
+        connection.close()
+
+
+def _restaurants_step(speedup: float) -> int:
     from django.utils import timezone
 
     from delivery.models import Order
     from delivery.transitions import order_transition
 
-    close_old_connections()
     moved = 0
     now = timezone.now()
     for order in Order.objects.filter(status=Order.Status.PAID, diner__username__contains="-diner-"):
@@ -367,6 +388,7 @@ async def simulate(
 ) -> SimStats:
     """Run the simulation for `duration` seconds (0: until cancelled); returns the counts."""
     rng = random.Random(seed)  # noqa: S311 - a reproducible simulation, not security
+    await _server_ready(base)
     stats = SimStats()
     codes: dict[str, str] = {}
     courier_accounts, diner_accounts = await sync_to_async(accounts_prepare, thread_sensitive=False)(
@@ -420,6 +442,19 @@ async def simulate(
         stop.set()
         await asyncio.wait(tasks, timeout=20)
     return stats
+
+
+async def _server_ready(base: str, wait_seconds: float = 90.0) -> None:
+    """Wait for the web process (under `make run` the simulator starts beside it)."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            await asyncio.to_thread(urllib.request.urlopen, f"{base}/ping", timeout=2)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(1)
 
 
 async def _guard(coro: Any, stats: SimStats) -> None:

@@ -118,21 +118,26 @@ async def fleet(
 async def run(args: argparse.Namespace, cookies: list[str]) -> dict[str, Any]:
     rng = random.Random(11)
     connections: list[ClientConnection] = []
-    for start in range(0, len(cookies), 200):  # open in batches: Daphne accepts a few hundred at once
-        batch = await asyncio.gather(
-            *(
-                connect(
+
+    async def open_one(cookie: str) -> ClientConnection:
+        for attempt in range(5):
+            try:
+                return await connect(
                     args.url,
-                    additional_headers=[("Cookie", c), ("Origin", args.origin)],
+                    additional_headers=[("Cookie", cookie), ("Origin", args.origin)],
                     compression=None,
                     ping_interval=None,
                     open_timeout=60,
                     max_size=2**16,
                 )
-                for c in cookies[start : start + 200]
-            )
-        )
-        connections += batch
+            except Exception:
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(0.5 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    for start in range(0, len(cookies), 100):  # in batches: Daphne accepts a few hundred at once
+        connections += await asyncio.gather(*(open_one(c) for c in cookies[start : start + 100]))
     print(f"[ping_client] {len(connections)} connections open", file=sys.stderr, flush=True)
     stats = [Stats() for _ in connections]
     begin = time.perf_counter()

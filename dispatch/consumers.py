@@ -24,21 +24,29 @@ from core.redis import state_redis_async
 from delivery.models import Order
 from dispatch.models import Courier
 from dispatch.selectors import tracking_snapshot
-from dispatch.services.locations import PingRefused, courier_location_update_async, ping_parse
+from dispatch.services.locations import PingBuffer, PingRefused, live_ts_get_async, ping_parse
 
 CLOSE_FORBIDDEN = 4403
 
 _clients: dict[int, redis.asyncio.Redis] = {}
+_buffers: dict[int, PingBuffer] = {}
 
 
 def _redis() -> redis.asyncio.Redis:
-    """One pooled client per event loop (Daphne runs one): a ping is one round trip, never a
-    new connection."""
+    """One pooled client per event loop (Daphne runs one), never a connection per socket."""
     loop_id = id(asyncio.get_running_loop())
     client = _clients.get(loop_id)
     if client is None:
         client = _clients[loop_id] = state_redis_async()
     return client
+
+
+def _buffer() -> PingBuffer:
+    loop_id = id(asyncio.get_running_loop())
+    buffer = _buffers.get(loop_id)
+    if buffer is None:
+        buffer = _buffers[loop_id] = PingBuffer(_redis())
+    return buffer
 
 
 async def _refuse(consumer: AsyncJsonWebsocketConsumer, code: int) -> None:
@@ -57,6 +65,7 @@ class CourierConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     courier_id: int | None = None
     group: str | None = None
     last_accepted: float = 0.0
+    last_ts: float = 0.0
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -68,6 +77,9 @@ class CourierConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await _refuse(self, CLOSE_FORBIDDEN)
             return
         self.courier_id = courier.pk
+        # A new socket continues from the courier's last accepted ping (a reconnect must not
+        # rewind them with a buffered older position).
+        self.last_ts = await live_ts_get_async(_redis(), courier_id=courier.pk)
         self.group = group_for_user(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -100,13 +112,16 @@ class CourierConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             ping = ping_parse(content, now=now)
             # A flood is dropped here, before it costs a Redis round trip; Redis checks again
             # across reconnects (a second socket of the same courier).
+            if ping.ts <= self.last_ts:
+                raise PingRefused("out_of_order", "The ping is not newer than the last one.")
             if now - self.last_accepted < settings.COURIER_PING_MIN_INTERVAL:
                 raise PingRefused("rate_limited", "Pings come too fast; slow down.")
-            await courier_location_update_async(_redis(), courier_id=self.courier_id, ping=ping, now=now)
+            _buffer().add(courier_id=self.courier_id, ping=ping, now=now)
         except PingRefused as refused:
             await self._error(refused.code, refused.message, ts=content.get("ts"))
             return
         self.last_accepted = now
+        self.last_ts = ping.ts
         await self.send_json({"type": "location.ack", "ts": content.get("ts")})
 
     async def _error(self, code: str, message: str, **extra: Any) -> None:

@@ -67,16 +67,21 @@ def test_courier_pings_are_acknowledged_and_stored(daphne_server: LiveServer, co
                 },
                 {"type": "location", "lat": 31.24, "lng": 121.46, "ts": now_ms + 100},  # too soon
                 {"type": "location", "lat": 95, "lng": 121.46, "ts": now_ms + 5000},  # out of range
+                {"type": "location", "lat": 31.2, "lng": 121.46, "ts": now_ms - 1000},  # older than the last
             ):
                 await ws.send(json.dumps(message))
                 replies.append(await _recv(ws))
             return replies
 
-    ack, fast, bad = asyncio.run(scenario())
+    ack, fast, bad, older = asyncio.run(scenario())
+    assert (older["type"], older["code"]) == ("error", "out_of_order")
     assert ack == {"type": "location.ack", "ts": now_ms}
     assert (fast["type"], fast["code"]) == ("error", "rate_limited")
     assert (bad["type"], bad["code"]) == ("error", "out_of_range")
-    live = live_position_get(state_redis(), courier_id=courier.pk)
+    # Acknowledged pings reach Redis within the consumer's batch interval (PingBuffer).
+    deadline = time.monotonic() + 3
+    while (live := live_position_get(state_redis(), courier_id=courier.pk)) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert live is not None and (live.lat, live.lng) == (31.23, 121.45)
 
 

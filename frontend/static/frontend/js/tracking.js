@@ -50,7 +50,7 @@ if (card) {
     const looking = q("[data-testid=tracking-looking]");
     looking.hidden = !snap.looking;
     if (snap.looking && snap.delay_minutes) {
-      looking.querySelector("[data-delay]").textContent = mapEl.dataset.delayText.replace("%(minutes)s", snap.delay_minutes);
+      looking.querySelector("[data-delay]").textContent = mapEl.dataset.delayText.replace("{minutes}", snap.delay_minutes);
     }
     const who = q("[data-testid=tracking-courier]");
     who.hidden = !snap.courier_name;

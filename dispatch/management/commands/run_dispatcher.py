@@ -57,6 +57,11 @@ def _release(holder: str) -> None:
     connection.close()
 
 
+def _close() -> None:
+    # Resolved in the executor's thread: `connection` is a per-thread proxy.
+    connection.close()
+
+
 async def _every(stop: asyncio.Event, seconds: float, step: Any) -> None:
     while not stop.is_set():
         try:
@@ -97,7 +102,7 @@ async def dispatcher_loop(stop: asyncio.Event, *, tick_seconds: float, holder: s
         await asyncio.gather(*tasks)
         if holder is not None:
             await loop.run_in_executor(tick_pool, _release, holder)
-            await loop.run_in_executor(flush_pool, connection.close)
+            await loop.run_in_executor(flush_pool, _close)
     finally:
         tick_pool.shutdown(wait=True)
         flush_pool.shutdown(wait=True)

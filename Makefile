@@ -8,7 +8,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 .PHONY: help setup services run test lint typecheck pytest bench bench-mdrp seed clean-services
 
 help:
-	@echo "make run    - set up and start every process with a demo city (Ctrl-C stops)"
+	@echo "make run    - set up and start every process with a demo city (Ctrl-C stops);"
+	@echo "              make run SIMULATE=1 also drives simulated couriers and diners"
 	@echo "make test   - set up, then lint, migrations check, mypy and the test suite"
 	@echo "make bench  - the benchmarks in bench/ (not part of the tests)"
 
@@ -34,7 +35,14 @@ setup: $(VENV)/.installed node_modules/.installed .env services
 run: setup
 	$(PY) manage.py seed_demo --if-empty
 	$(PY) manage.py demo_logins
+ifdef SIMULATE
+	# The simulator is a demo and load-test tool, never a production process: it joins the
+	# Procfile's processes only here.
+	{ cat Procfile; echo "simulator: python manage.py simulate --couriers 20 --diners 10 --orders-per-minute 4"; } > .services/Procfile.simulate
+	honcho -f .services/Procfile.simulate -d . start web worker beat dispatcher simulator
+else
 	honcho start web worker beat dispatcher
+endif
 
 lint: $(VENV)/.installed
 	ruff check .

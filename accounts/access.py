@@ -57,6 +57,12 @@ def access_order(user: AnyUser, order: Order) -> bool:
     return order.diner_id == uid or access_store(user, order.store) or access_operator(user)
 
 
+def access_order_tracking(user: AnyUser, order: Order) -> bool:
+    """Only the order's own diner sees where its courier is (not the store, not other diners)."""
+    uid = _active_id(user)
+    return uid is not None and order.diner_id == uid
+
+
 def access_courier(user: AnyUser, courier: Courier) -> bool:
     """Only the courier's own account acts as that courier."""
     return _active(user) and courier.user_id == user.pk

@@ -20,7 +20,17 @@ if sys.path and Path(sys.path[0]).resolve() == _ROOT / "bench":
 elif str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
-from bench import board_events, discovery, engine_batch, http_ping, knn, order_placement, ws_echo  # noqa: E402
+from bench import (  # noqa: E402
+    board_events,
+    discovery,
+    dispatch_batch,
+    engine_batch,
+    http_ping,
+    knn,
+    location_pings,
+    order_placement,
+    ws_echo,
+)
 from bench.common import SHARED_CORE_TOLERANCE, background_load, log  # noqa: E402
 
 BENCHES: dict[str, Callable[[], list[dict[str, Any]]]] = {
@@ -31,6 +41,8 @@ BENCHES: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "orders": order_placement.run,
     "engine_batch": engine_batch.run,
     "board": board_events.run,
+    "pings": location_pings.run,
+    "dispatch": dispatch_batch.run,
 }
 
 

@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("accounts.api")),
     path("", include("delivery.api")),
     path("", include("delivery.board_api")),
+    path("", include("dispatch.api")),
 ]

@@ -222,6 +222,22 @@ WEB_PORT: int = env.int("WEB_PORT", default=8000)
 DISPATCHER_TICK_SECONDS: float = env.float("DISPATCHER_TICK_SECONDS", default=5.0)
 # /healthz reports the dispatcher down when its last heartbeat is older than this.
 DISPATCHER_HEARTBEAT_MAX_AGE: float = env.float("DISPATCHER_HEARTBEAT_MAX_AGE", default=30.0)
+# Each dispatcher holds a zone for this long per lease and renews it every tick; a dead one's
+# zones pass to another after at most this.
+DISPATCHER_LEASE_SECONDS: float = env.float("DISPATCHER_LEASE_SECONDS", default=15.0)
+# Couriers searched per store (KNN) and how far (metres).
+DISPATCH_CANDIDATES: int = env.int("DISPATCH_CANDIDATES", default=12)
+DISPATCH_RADIUS_M: int = env.int("DISPATCH_RADIUS_M", default=4000)
+# An offer waits this long for the courier's answer; after DISPATCH_MAX_OFFERS declined or
+# lapsed offers the order goes to the open pool that couriers near the store can grab.
+OFFER_SECONDS: int = env.int("OFFER_SECONDS", default=30)
+DISPATCH_MAX_OFFERS: int = env.int("DISPATCH_MAX_OFFERS", default=3)
+# Location stream: accepted pings per courier at most once per this many seconds; positions
+# older than COURIER_POSITION_MAX_AGE are not used to dispatch.
+COURIER_PING_MIN_INTERVAL: float = env.float("COURIER_PING_MIN_INTERVAL", default=1.0)
+COURIER_POSITION_MAX_AGE: int = env.int("COURIER_POSITION_MAX_AGE", default=120)
+# The diner's map hears the courier's position at most once per this many seconds.
+TRACKING_THROTTLE_SECONDS: float = env.float("TRACKING_THROTTLE_SECONDS", default=2.0)
 
 # --- Auth --------------------------------------------------------------------------------
 

@@ -28,6 +28,11 @@ def group_for_order(order_id: int) -> str:
     return f"order.{order_id}"
 
 
+def group_for_order_tracking(order_id: int) -> str:
+    """The courier's live position for one order: only that order's diner joins it."""
+    return f"order.{order_id}.tracking"
+
+
 def event_message(event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
     """The channel-layer message consumers relay: handler `event.push`, body as sent."""
     return {"type": "event.push", "event": {"type": event_type, "v": EVENT_VERSION, **payload}}

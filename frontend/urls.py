@@ -1,11 +1,13 @@
 from django.urls import path
 
-from frontend import board, diner, views
+from frontend import board, courier, diner, views
 
 app_name = "frontend"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    # The courier's web app (frontend.courier).
+    path("courier/", courier.courier_app, name="courier"),
     # The diner's web app (frontend.diner).
     path("address/", diner.address_page, name="address"),
     path("stores/", diner.stores_page, name="stores"),

@@ -1,0 +1,99 @@
+"""The dispatcher's round: waiting orders and nearby couriers go through the dispatch library and
+come out as offers; several dispatchers at once never offer one order twice."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+from django.contrib.gis.geos import Point
+from django.db import connection
+
+from accounts.models import User
+from delivery.models import Order, Store
+from dispatch.models import Courier, DispatchLease, Offer, OrderDispatch
+from dispatch.services.dispatching import CITY_ZONE, dispatch_tick, orders_enqueue
+from dispatch.tests.factories import idle_courier, make_order
+
+
+def _scene(diner: User, store: Store, *, orders: int, couriers: int) -> list[Order]:
+    made = [
+        make_order(
+            diner=diner,
+            store=store,
+            status=Order.Status.READY,
+            delivery_point=Point(121.455 + i / 2000, 31.228, srid=4326),
+        )
+        for i in range(orders)
+    ]
+    for i in range(couriers):
+        idle_courier(lng=121.451 + i / 5000, lat=31.231)
+    return made
+
+
+@pytest.mark.django_db
+def test_new_orders_enter_dispatch_once(diner: User, store: Store) -> None:
+    order = make_order(diner=diner, store=store, status=Order.Status.ACCEPTED)
+    make_order(diner=diner, store=store, status=Order.Status.PAID)  # not accepted yet
+
+    assert orders_enqueue() == 1
+    assert orders_enqueue() == 0
+    assert OrderDispatch.objects.get().order == order
+
+
+@pytest.mark.django_db
+def test_a_tick_offers_ready_orders_to_nearby_couriers(diner: User, store: Store) -> None:
+    orders = _scene(diner, store, orders=3, couriers=3)
+
+    report = dispatch_tick(holder="a")
+
+    assert report.zones_held == [CITY_ZONE] and report.enqueued == 3
+    offered = Offer.objects.filter(status=Offer.Status.PENDING)
+    assert offered.exists()
+    covered = Counter(o.pk for offer in offered for o in offer.orders.all())
+    assert set(covered) <= {o.pk for o in orders} and max(covered.values()) == 1
+    assert Courier.objects.filter(state=Courier.State.OFFERED).count() == offered.count()
+    assert all(o.fencing_token == DispatchLease.objects.get().token for o in offered)
+
+
+@pytest.mark.django_db
+def test_no_courier_in_range_means_no_offer(diner: User, store: Store) -> None:
+    make_order(diner=diner, store=store, status=Order.Status.READY)
+    idle_courier(lng=121.8, lat=31.5)  # ~40 km away
+
+    dispatch_tick(holder="a")
+
+    assert not Offer.objects.exists()
+    assert OrderDispatch.objects.get().state == OrderDispatch.State.WAITING
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_dispatchers_at_once_never_offer_an_order_twice(diner: User, store: Store) -> None:
+    _scene(diner, store, orders=6, couriers=8)
+    barrier = threading.Barrier(2)
+    held: dict[str, list[str]] = {}
+
+    def run(holder: str) -> None:
+        try:
+            barrier.wait()
+            for _ in range(3):
+                held.setdefault(holder, []).extend(dispatch_tick(holder=holder).zones_held)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(h,)) for h in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    # One lease: only one of them ever held the zone.
+    assert sorted(len(v) > 0 for v in held.values()) == [False, True], held
+    offers = Offer.objects.all()
+    assert offers.exists()
+    per_order = Counter(o.pk for offer in offers for o in offer.orders.all())
+    assert max(per_order.values()) == 1
+    per_courier = Counter(offer.courier_id for offer in offers)
+    assert max(per_courier.values()) == 1
+    assert {offer.fencing_token for offer in offers} == {DispatchLease.objects.get().token}

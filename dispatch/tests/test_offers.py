@@ -1,0 +1,213 @@
+"""Offers: accept, decline with a reason, time-out and re-offer without that courier, the open
+pool after N failures, first grab wins, and the fencing token of the zone lease."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+from django.utils import timezone
+
+from accounts.models import User
+from delivery.models import Order, Store
+from dispatch.models import Courier, Offer, OrderDispatch
+from dispatch.services.leases import lease_acquire
+from dispatch.services.offers import offer_accept, offer_create, offer_decline, offers_expire, pool_grab
+from dispatch.tests.factories import idle_courier, make_order, waiting_dispatch
+from dispatch.transitions import TransitionRefused
+
+pytestmark = pytest.mark.django_db
+DS = OrderDispatch.State
+
+
+def _setup(diner: User, store: Store) -> tuple[Order, Courier]:
+    order = make_order(diner=diner, store=store)
+    waiting_dispatch(order)
+    return order, idle_courier()
+
+
+def test_offer_claims_order_and_courier(diner: User, store: Store) -> None:
+    order, courier = _setup(diner, store)
+
+    offer = offer_create(courier_id=courier.pk, order_ids=[order.pk], pickup_distance_m=300)
+
+    assert offer is not None and offer.status == Offer.Status.PENDING
+    assert offer.expires_at > timezone.now() + timedelta(seconds=25)
+    assert offer.earnings_cents >= 500
+    courier.refresh_from_db()
+    assert courier.state == Courier.State.OFFERED
+    assert OrderDispatch.objects.get(order=order).state == DS.OFFERED
+
+
+def test_offer_refused_for_an_order_not_waiting_or_a_busy_courier(diner: User, store: Store) -> None:
+    order, courier = _setup(diner, store)
+    other = idle_courier(lng=121.452)
+    assert offer_create(courier_id=courier.pk, order_ids=[order.pk]) is not None
+
+    # The order is already offered: a second offer for it writes nothing.
+    assert offer_create(courier_id=other.pk, order_ids=[order.pk]) is None
+    other.refresh_from_db()
+    assert other.state == Courier.State.IDLE
+    # The courier is already offered: no second offer for them.
+    second = make_order(diner=diner, store=store)
+    waiting_dispatch(second)
+    assert offer_create(courier_id=courier.pk, order_ids=[second.pk]) is None
+    assert OrderDispatch.objects.get(order=second).state == DS.WAITING
+
+
+def test_accept_assigns_the_order_and_moves_the_courier(diner: User, store: Store) -> None:
+    order, courier = _setup(diner, store)
+    offer = offer_create(courier_id=courier.pk, order_ids=[order.pk])
+    assert offer is not None
+
+    offer_accept(offer_id=offer.pk, courier=courier, actor=courier.user)
+    again = offer_accept(offer_id=offer.pk, courier=courier, actor=courier.user)  # a retried tap
+
+    assert again.status == Offer.Status.ACCEPTED
+    courier.refresh_from_db()
+    order.refresh_from_db()
+    dispatch = OrderDispatch.objects.get(order=order)
+    assert courier.state == Courier.State.TO_STORE
+    assert dispatch.state == DS.ASSIGNED and dispatch.courier == courier and dispatch.fee_cents > 0
+    assert order.courier == courier
+
+
+def test_another_courier_cannot_answer_an_offer(diner: User, store: Store) -> None:
+    order, courier = _setup(diner, store)
+    offer = offer_create(courier_id=courier.pk, order_ids=[order.pk])
+    assert offer is not None
+    intruder = idle_courier(lng=121.46)
+
+    with pytest.raises(TransitionRefused) as refused:
+        offer_accept(offer_id=offer.pk, courier=intruder, actor=intruder.user)
+
+    assert refused.value.code == "not_your_offer"
+
+
+def test_decline_sends_the_order_back_higher_and_without_that_courier(diner: User, store: Store) -> None:
+    order, courier = _setup(diner, store)
+    offer = offer_create(courier_id=courier.pk, order_ids=[order.pk])
+    assert offer is not None
+
+    offer_decline(offer_id=offer.pk, courier=courier, actor=courier.user, reason="too far")
+
+    offer.refresh_from_db()
+    courier.refresh_from_db()
+    dispatch = OrderDispatch.objects.get(order=order)
+    assert offer.status == Offer.Status.DECLINED and offer.reason == "too far"
+    assert courier.state == Courier.State.IDLE
+    assert (dispatch.state, dispatch.priority, dispatch.failures) == (DS.WAITING, 1, 1)
+    assert dispatch.excluded_couriers == [courier.pk]
+    # Never offered to them again; another courier may get it.
+    assert offer_create(courier_id=courier.pk, order_ids=[order.pk]) is None
+    assert offer_create(courier_id=idle_courier(lng=121.452).pk, order_ids=[order.pk]) is not None
+
+
+def test_offer_times_out_and_is_offered_to_the_next_courier(diner: User, store: Store) -> None:
+    order, courier = _setup(diner, store)
+    offer = offer_create(courier_id=courier.pk, order_ids=[order.pk])
+    assert offer is not None
+    Offer.objects.filter(pk=offer.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    with pytest.raises(TransitionRefused) as late:
+        offer_accept(offer_id=offer.pk, courier=courier, actor=courier.user)
+    assert late.value.code == "offer_expired"
+    assert offers_expire() == 1
+    assert offers_expire() == 0  # a rerun finds nothing
+
+    offer.refresh_from_db()
+    courier.refresh_from_db()
+    dispatch = OrderDispatch.objects.get(order=order)
+    assert offer.status == Offer.Status.EXPIRED and courier.state == Courier.State.IDLE
+    assert (dispatch.state, dispatch.priority, dispatch.excluded_couriers) == (DS.WAITING, 1, [courier.pk])
+    nxt = idle_courier(lng=121.452)
+    reoffer = offer_create(courier_id=nxt.pk, order_ids=[order.pk])
+    assert reoffer is not None and reoffer.courier == nxt
+
+
+@override_settings(DISPATCH_MAX_OFFERS=2)
+def test_after_n_failures_the_order_goes_to_the_pool(diner: User, store: Store) -> None:
+    order, first = _setup(diner, store)
+    second = idle_courier(lng=121.452)
+    for courier in (first, second):
+        offer = offer_create(courier_id=courier.pk, order_ids=[order.pk])
+        assert offer is not None
+        offer_decline(offer_id=offer.pk, courier=courier, actor=None, reason="no")
+
+    dispatch = OrderDispatch.objects.get(order=order)
+    assert dispatch.state == DS.POOL and dispatch.failures == 2
+    third = idle_courier(lng=121.453)
+    grabbed = pool_grab(order_id=order.pk, courier=third, actor=third.user)
+    third.refresh_from_db()
+    assert grabbed.state == DS.ASSIGNED and grabbed.courier == third
+    assert third.state == Courier.State.TO_STORE
+
+
+def test_pool_grab_refused_when_not_available(diner: User, store: Store) -> None:
+    order, _courier = _setup(diner, store)
+    OrderDispatch.objects.filter(order=order).update(state=DS.POOL)
+    offline = idle_courier(state=Courier.State.OFFLINE)
+
+    with pytest.raises(TransitionRefused) as refused:
+        pool_grab(order_id=order.pk, courier=offline, actor=None)
+
+    assert refused.value.code == "not_available"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pool_grab_race_has_exactly_one_winner(diner: User, store: Store) -> None:
+    order = make_order(diner=diner, store=store)
+    OrderDispatch.objects.create(order=order, store=store, dropoff_code="1111", state=DS.POOL)
+    couriers = [idle_courier(lng=121.451 + i / 1000) for i in range(4)]
+    barrier = threading.Barrier(len(couriers))
+    results: list[str] = []
+
+    def grab(courier: Courier) -> None:
+        try:
+            barrier.wait()
+            pool_grab(order_id=order.pk, courier=courier, actor=None)
+            results.append("won")
+        except TransitionRefused as refused:
+            results.append(refused.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=grab, args=(c,)) for c in couriers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert results.count("won") == 1, results
+    assert set(results) <= {"won", "pool_taken", "order_taken"}
+    dispatch = OrderDispatch.objects.get(order=order)
+    winners = Courier.objects.filter(state=Courier.State.TO_STORE)
+    assert winners.count() == 1 and dispatch.courier == winners.get()
+    assert Courier.objects.filter(state=Courier.State.IDLE).count() == 3
+
+
+def test_an_offer_under_a_lost_lease_writes_nothing(diner: User, store: Store) -> None:
+    order, courier = _setup(diner, store)
+    old = lease_acquire(zone_key="z", holder="a", seconds=30)
+    assert old is not None
+    assert lease_acquire(zone_key="z", holder="b", seconds=30) is None  # a live lease is not shared
+    # a's lease lapses (a paused process); b takes the zone with a new fencing token.
+    from dispatch.models import DispatchLease
+
+    DispatchLease.objects.filter(zone_key="z").update(expires_at=timezone.now() - timedelta(seconds=1))
+    new = lease_acquire(zone_key="z", holder="b", seconds=30)
+    assert new is not None and new.token == old.token + 1
+
+    assert offer_create(courier_id=courier.pk, order_ids=[order.pk], lease=old) is None
+    assert OrderDispatch.objects.get(order=order).state == DS.WAITING
+    offer = offer_create(courier_id=courier.pk, order_ids=[order.pk], lease=new)
+    assert offer is not None and offer.fencing_token == new.token
+
+
+def test_renewing_ones_own_lease_keeps_the_token() -> None:
+    first = lease_acquire(zone_key="z", holder="a", seconds=30)
+    again = lease_acquire(zone_key="z", holder="a", seconds=30)
+    assert first is not None and again is not None and again.token == first.token

@@ -1,0 +1,94 @@
+"""The courier app and the diner's live map in a real browser, with the real dispatcher process:
+a courier goes online (the browser's geolocation streams their position), the dispatcher offers
+them a ready order, they accept, and the diner's map shows the courier move."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.contrib.gis.geos import Point
+from playwright.sync_api import expect
+
+from accounts.models import User
+from delivery.models import Order
+from delivery.tests.factories import build_menu_store
+from dispatch.models import Courier
+from dispatch.tests.factories import CourierFactory, make_order
+from tests.conftest import ROOT, LiveServer, _stop, _test_process_env, session_cookie
+
+pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
+PHONE = {"width": 390, "height": 844}
+STORE = (121.441, 31.238)
+
+
+@pytest.fixture
+def dispatcher(transactional_db: None) -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_dispatcher", "--tick", "0.5"],
+        cwd=ROOT,
+        env={**_test_process_env(), "TRACKING_THROTTLE_SECONDS": "0.5"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield process
+    finally:
+        _stop(process)
+
+
+def _page(browser: Any, server: LiveServer, user: User, **options: Any) -> tuple[Any, Any]:
+    context = browser.new_context(locale="en-US", viewport=PHONE, **options)
+    name, value = session_cookie(user).split("=", 1)
+    context.add_cookies([{"name": name, "value": value, "url": server.url}])
+    return context, context.new_page()
+
+
+def test_courier_goes_online_accepts_an_offer_and_the_diner_sees_them_move(
+    browser: Any, daphne_server: LiveServer, dispatcher: Any, diner: User
+) -> None:
+    menu = build_menu_store(location=Point(*STORE, srid=4326))
+    order = make_order(
+        diner=diner, store=menu.store, status=Order.Status.READY, delivery_point=Point(121.446, 31.236, srid=4326)
+    )
+    courier: Courier = CourierFactory(user__username="rider-wu")
+
+    rider_context, rider = _page(
+        browser,
+        daphne_server,
+        courier.user,
+        geolocation={"latitude": 31.2385, "longitude": 121.4405, "accuracy": 10},
+        permissions=["geolocation"],
+    )
+    diner_context, diner_page = _page(browser, daphne_server, diner)
+    try:
+        rider.goto(f"{daphne_server.url}/courier/")
+        expect(rider.get_by_test_id("courier-state")).to_have_attribute("data-state", "offline")
+        rider.get_by_test_id("online-toggle").click()
+        expect(rider.get_by_test_id("courier-state")).to_have_attribute("data-state", "idle")
+
+        # The dispatcher finds the courier near the store and offers the order, with a countdown.
+        offer = rider.get_by_test_id("offer-card")
+        expect(offer).to_be_visible(timeout=20_000)
+        expect(rider.get_by_test_id("offer-countdown")).to_contain_text("s")
+        rider.get_by_test_id("offer-accept").click()
+        expect(rider.get_by_test_id("courier-state")).to_have_attribute("data-state", "to_store")
+        expect(rider.get_by_test_id("task")).to_have_attribute("data-number", order.number)
+
+        diner_page.goto(f"{daphne_server.url}/orders/{order.number}/")
+        track = diner_page.get_by_test_id("track-map")
+        expect(diner_page.get_by_test_id("tracking")).to_be_visible()
+        expect(track).to_have_attribute("data-courier-lat", "31.2385", timeout=15_000)
+
+        # The courier rides towards the store: the diner's map follows.
+        rider_context.set_geolocation({"latitude": 31.2382, "longitude": 121.4409, "accuracy": 10})
+        expect(track).to_have_attribute("data-courier-lat", "31.2382", timeout=20_000)
+        expect(track).to_have_attribute("data-courier-lng", "121.4409")
+        assert rider.get_by_test_id("step-arrived-store").is_visible()
+    finally:
+        rider_context.close()
+        diner_context.close()

@@ -117,9 +117,7 @@ def test_address_shared_not_raised_at_a_listed_food_court() -> None:
         r.record(reg, "stores", ref).update(address=s1["address"], lat=s1["lat"] + 0.0001, lng=s1["lng"])
     without_site = scan(r.copy_of(reg))
     assert ("ADDRESS_SHARED", "s1") in without_site
-    reg["multi_tenant_sites"].append(
-        {"name": "美食广场", "address": s1["address"], "lat": s1["lat"], "lng": s1["lng"]}
-    )
+    reg["multi_tenant_sites"].append({"name": "美食广场", "address": s1["address"], "lat": s1["lat"], "lng": s1["lng"]})
     assert not {code for code, _ in scan(reg)} & {"ADDRESS_SHARED"}
 
 

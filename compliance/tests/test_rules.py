@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -263,7 +264,7 @@ def test_flags_are_deduplicated_updated_and_resolved() -> None:
     assert first.status == Flag.Status.RESOLVED and first.resolved_at is not None
 
 
-def test_the_shipped_example_registry_raises_exactly_the_expected_flags(shared_dir) -> None:
+def test_the_shipped_example_registry_raises_exactly_the_expected_flags(shared_dir: Path) -> None:
     folder = shared_dir / "fixtures" / "compliance"
     if not (folder / "example-registry.json").exists():
         pytest.skip("no example registry in the shared data")

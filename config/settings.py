@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import django_stubs_ext
 import environ
+from celery.schedules import crontab
 
 # Lets admin and generic classes be subscripted (ModelAdmin[Store]) for the type checker.
 django_stubs_ext.monkeypatch()
@@ -205,7 +206,20 @@ CELERY_BEAT_SCHEDULE = {
     "sessions-clear-expired": {"task": "core.tasks.sessions_clear_expired", "schedule": 60.0 * 60},
     "store-ratings-refresh": {"task": "delivery.tasks.store_ratings_refresh", "schedule": 60.0 * 60 * 24},
     "refund-requests-expire": {"task": "delivery.tasks.refund_requests_expire", "schedule": 60.0},
+    # Every flag rule over every store, nightly at 03:30 in Shanghai (19:30 UTC; beat runs in
+    # UTC): sliding windows need no trigger.
+    "compliance-flags-nightly-sweep": {
+        "task": "compliance.tasks.flags_nightly_sweep",
+        "schedule": crontab(hour=19, minute=30),
+    },
+    # Health-certificate reminders (30/7/1 days); hourly, each reminder claimed once.
+    "compliance-certificate-reminders": {
+        "task": "compliance.tasks.health_certificate_reminders_send",
+        "schedule": 60.0 * 60,
+    },
 }
+# Largest accepted scan of a licence or certificate.
+COMPLIANCE_SCAN_MAX_BYTES: int = env.int("COMPLIANCE_SCAN_MAX_BYTES", default=5 * 1024 * 1024)
 
 # Where `make run` serves (the Procfile's web process reads the same variables).
 WEB_HOST: str = env.str("WEB_HOST", default="127.0.0.1")

@@ -10,7 +10,7 @@ import pytest
 from django.core import mail
 
 from accounts.models import User
-from compliance.models import HealthCertificate, Verification
+from compliance.models import Verification
 from compliance.selectors import courier_may_go_online, couriers_with_valid_certificate_q
 from compliance.services.certificates import (
     CertificateRefused,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from frontend import diner, views
+from frontend import compliance_pages, diner, views
 
 app_name = "frontend"
 
@@ -21,4 +21,15 @@ urlpatterns = [
     path("orders/<str:number>/reorder/", diner.order_reorder, name="order_reorder"),
     path("orders/<str:number>/rate/", diner.order_rate, name="order_rate"),
     path("orders/<str:number>/refund/", diner.order_refund, name="order_refund"),
+    # Compliance (frontend.compliance_pages): the merchant's papers, the operator's admission.
+    path(
+        "merchant/stores/<int:store_id>/compliance/", compliance_pages.merchant_compliance, name="merchant_compliance"
+    ),
+    path("operator/admission/", compliance_pages.operator_admission, name="operator_admission"),
+    path(
+        "operator/licences/<int:licence_id>/review/",
+        compliance_pages.operator_licence_review,
+        name="operator_licence_review",
+    ),
+    path("operator/stores/<int:store_id>/admit/", compliance_pages.operator_store_admit, name="operator_store_admit"),
 ]

@@ -7,9 +7,9 @@ everything in one transaction, so a file is imported whole or not at all. Each r
 new ones. Ratings and complaints carry no ref: a store's imported ratings are replaced, and a
 complaint's ref is derived from its content.
 
-Writes are set-based (bulk create and update per section), so 10 k stores import in seconds;
-inspections go through `compliance.inspections.services.inspection_record` one by one, so the
-grading is the app's own.
+Writes are set-based (bulk create and update per section), so 10 k stores import within a
+minute; inspections are graded by the inspections app's own `grade_for`, the function its
+`inspection_record` service uses.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from django.db import transaction
 from django.utils import timezone
 from geopy.exc import GeopyError
 
-from compliance.inspections.schemes import SCHEMES, ViolationInput
-from compliance.inspections.services import inspection_record
+from compliance.inspections.models import Inspection, InspectionViolation
+from compliance.inspections.schemes import SCHEMES, ViolationInput, grade_for
 from compliance.models import (
     Complaint,
     ExternalRating,
@@ -484,6 +484,56 @@ def _upsert[M: LegalEntity | StoreRegistration | Licence | StaffMember | Sanctio
     return existing
 
 
+def _inspections_write(
+    inspections: list[dict[str, Any]], store_for: Callable[[str], Store], report: ImportReport
+) -> None:
+    """Inspections by ref, graded by the inspections app's own `grade_for` (as
+    `inspection_record` does, one row at a time), written in bulk: one statement per batch
+    instead of four per inspection, which is what makes a 10 k-store import fit its minute."""
+    existing = {i.external_ref: i for i in Inspection.objects.filter(external_ref__in=[x["ref"] for x in inspections])}
+    new, changed = [], []
+    for x in inspections:
+        result = grade_for(x["scheme"], x["violations"])
+        values = {
+            "store": store_for(x["store"]),
+            "inspected_on": x["date"],
+            "kind": x["kind"],
+            "scheme": x["scheme"],
+            "score": result.score,
+            "grade": result.grade,
+        }
+        inspection = existing.get(x["ref"])
+        if inspection is None:
+            inspection = Inspection(external_ref=x["ref"], **values)
+            existing[x["ref"]] = inspection
+            new.append(inspection)
+        else:
+            for key, value in values.items():
+                setattr(inspection, key, value)
+            changed.append(inspection)
+    Inspection.objects.bulk_create(new, batch_size=2000)
+    Inspection.objects.bulk_update(
+        changed, ["store", "inspected_on", "kind", "scheme", "score", "grade"], batch_size=2000
+    )
+    InspectionViolation.objects.filter(inspection__in=changed).delete()
+    InspectionViolation.objects.bulk_create(
+        (
+            InspectionViolation(
+                inspection=existing[x["ref"]],
+                code=v.code,
+                description=v.description,
+                points=v.points,
+                critical=v.critical,
+            )
+            for x in inspections
+            for v in x["violations"]
+        ),
+        batch_size=5000,
+    )
+    report.created["inspections"] += len(new)
+    report.updated["inspections"] += len(changed)
+
+
 @transaction.atomic
 def _write(
     *,
@@ -563,11 +613,13 @@ def _write(
         Store.objects.bulk_update(changed_stores, ["name_zh", "address", "location", "status"], batch_size=2000)
     report.created["stores"] += len(new_stores)
     report.updated["stores"] += len(changed_stores)
+    # Stores by ref held apart: a registration's cached `store` is dropped when store_id is set.
+    store_by_ref = {s["ref"]: registrations[s["ref"]].store for s in stores}
     reg_new: list[StoreRegistration] = []
     reg_changed: list[StoreRegistration] = []
     for s in stores:
         registration = registrations[s["ref"]]
-        registration.store_id = registration.store.pk
+        registration.store_id = store_by_ref[s["ref"]].pk
         registration.entity = entity_for(s["entity"])
         registration.opened_on, registration.closed_on = s["opened_on"], s["closed_on"]
         registration.address_key = normalise_address(s["address"])
@@ -585,9 +637,10 @@ def _write(
     report.store_ids = [registrations[s["ref"]].store_id for s in stores]
 
     def store_for(ref: str) -> Store:
-        if ref not in registrations:
+        if ref not in store_by_ref:
             registrations[ref] = StoreRegistration.objects.select_related("store").get(external_ref=ref)
-        return registrations[ref].store
+            store_by_ref[ref] = registrations[ref].store
+        return store_by_ref[ref]
 
     # Licences: numbers checked by kind; a failed check is imported and flagged.
     licence_rows = []
@@ -652,17 +705,7 @@ def _write(
     report.created["health_certificates"] += len(certs_new)
     report.updated["health_certificates"] += len(certs_changed)
 
-    # Inspections: through the inspections app's own service, so the grade is its scheme's.
-    for insp in inspections:
-        inspection_record(
-            store=store_for(insp["store"]),
-            inspected_on=insp["date"],
-            scheme=insp["scheme"],
-            violations=insp["violations"],
-            kind=insp["kind"],
-            external_ref=insp["ref"],
-        )
-    report.updated["inspections"] += len(inspections)
+    _inspections_write(inspections, store_for, report)
 
     # Sanctions, bound to the identifiers of their subject as it stands now.
     sanction_rows = []

@@ -15,6 +15,7 @@ minute; inspections are graded by the inspections app's own `grade_for`, the fun
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -129,6 +130,7 @@ def _section(data: Mapping[str, Any], name: str, checker: _Checker) -> list[dict
     return value
 
 
+@functools.lru_cache(maxsize=4096)
 def _local_noon(day: datetime.date) -> datetime.datetime:
     """A dated event (a rating, a complaint) placed at noon local time, well inside its day."""
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time(12)))

@@ -37,8 +37,9 @@ def health_certificate_reminders_send() -> int:
 
 def schedule_flags_reevaluation(*, store_ids: Iterable[int] = (), entity_ids: Iterable[int] = ()) -> None:
     """Queue a re-evaluation of these subjects once the current transaction commits (never for
-    a rolled-back change)."""
+    a rolled-back change). Robust: a broker that is down is logged, never fails the change that
+    triggered it; the nightly sweep catches up."""
     stores, entities = sorted(set(store_ids)), sorted(set(entity_ids))
     if not stores and not entities:
         return
-    transaction.on_commit(lambda: flags_evaluate.delay(store_ids=stores, entity_ids=entities))
+    transaction.on_commit(lambda: flags_evaluate.delay(store_ids=stores, entity_ids=entities), robust=True)

@@ -35,7 +35,7 @@ def test_merchant_page_shows_papers_expiries_and_flags(owner: User) -> None:
     Flag.objects.create(
         code="LICENCE_EXPIRING", store=store, severity="low", evidence={}, raised_at=now, evaluated_at=now
     )
-    page = _client(owner).get(reverse("frontend:merchant_compliance", args=[store.pk]))
+    page = _client(owner).get(reverse("frontend:merchant_compliance", args=[store.pk]), HTTP_ACCEPT_LANGUAGE="en")
     html = page.content.decode()
     assert page.status_code == 200
     assert 'data-testid="expiring"' in html and "12" in html
@@ -123,3 +123,10 @@ def test_outsiders_and_merchants_are_refused_the_admission_page(outsider: User, 
         assert client.post(reverse("frontend:operator_store_admit", args=[store.pk])).status_code == 403
     licence.refresh_from_db()
     assert licence.verification == Verification.PENDING
+
+
+def test_the_merchant_page_speaks_chinese(owner: User) -> None:
+    store = StoreMembership.objects.get(user=owner).store
+    page = _client(owner).get(reverse("frontend:merchant_compliance", args=[store.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    html = page.content.decode()
+    assert "未处理的风险提示" in html and "提交新的或变更的许可证" in html

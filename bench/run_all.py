@@ -29,6 +29,7 @@ from bench import (  # noqa: E402
     knn,
     location_pings,
     order_placement,
+    registry_scale,
     ws_echo,
 )
 from bench.common import SHARED_CORE_TOLERANCE, background_load, log  # noqa: E402
@@ -43,6 +44,7 @@ BENCHES: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "board": board_events.run,
     "pings": location_pings.run,
     "dispatch": dispatch_batch.run,
+    "registry": registry_scale.run,
 }
 
 

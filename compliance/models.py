@@ -66,6 +66,12 @@ class StoreRegistration(models.Model):
     closed_on = models.DateField(_("closed on"), null=True, blank=True)
     # 明厨亮灶: the public link of the store's open-kitchen video stream, where it has one.
     open_kitchen_url = models.URLField(_("open-kitchen stream"), blank=True)
+    # Where the geocoder puts the store's claimed address (None: not found), and the address it
+    # was computed for, so a changed address is geocoded again (PIN_MISMATCH compares it).
+    geocoded_location = models.PointField(geography=True, srid=4326, null=True, blank=True)
+    geocoded_address = models.CharField(max_length=255, blank=True)
+    # The address in the form addresses are compared in (delivery.geocoding.normalise_address).
+    address_key = models.CharField(max_length=255, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -96,6 +102,7 @@ class Licence(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     verified_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.CharField(_("review note"), max_length=500, blank=True)
     # A new or changed licence must be reviewed by this time (7 days: CFDA Order 36's platform duty).
     review_due_at = models.DateTimeField(null=True, blank=True)
     external_ref = models.CharField(max_length=64, null=True, blank=True, unique=True)
@@ -277,7 +284,8 @@ class ComplaintPhoto(models.Model):
 
 
 class ExternalRating(models.Model):
-    """A rating brought by a registry import (the platform's own are `delivery.Review`)."""
+    """A rating brought by a registry import (the platform's own are `delivery.Review`).
+    A re-import replaces a store's imported ratings."""
 
     store = models.ForeignKey("delivery.Store", on_delete=models.CASCADE, related_name="external_ratings")
     stars = models.PositiveSmallIntegerField()
@@ -293,8 +301,12 @@ class MultiTenantSite(models.Model):
 
     name = models.CharField(_("name"), max_length=200)
     address = models.CharField(_("address"), max_length=255)
+    address_key = models.CharField(max_length=255, blank=True, db_index=True)  # normalise_address(address)
     location = models.PointField(geography=True, srid=4326)
     radius_m = models.PositiveIntegerField(default=60)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["name", "address"], name="multi_tenant_site_unique")]
 
     def __str__(self) -> str:
         return self.name

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import django_stubs_ext
 import environ
+from celery.schedules import crontab
 
 # Lets admin and generic classes be subscripted (ModelAdmin[Store]) for the type checker.
 django_stubs_ext.monkeypatch()
@@ -211,7 +212,20 @@ CELERY_BEAT_SCHEDULE = {
     # The live order board: unanswered orders, stores without a board, sold-out items coming back.
     "orders-auto-reject-due": {"task": "delivery.tasks.orders_auto_reject_due", "schedule": 30.0},
     "board-housekeeping": {"task": "delivery.tasks.board_housekeeping", "schedule": 60.0},
+    # Every flag rule over every store, nightly at 03:30 in Shanghai (19:30 UTC; beat runs in
+    # UTC): sliding windows need no trigger.
+    "compliance-flags-nightly-sweep": {
+        "task": "compliance.tasks.flags_nightly_sweep",
+        "schedule": crontab(hour=19, minute=30),
+    },
+    # Health-certificate reminders (30/7/1 days); hourly, each reminder claimed once.
+    "compliance-certificate-reminders": {
+        "task": "compliance.tasks.health_certificate_reminders_send",
+        "schedule": 60.0 * 60,
+    },
 }
+# Largest accepted scan of a licence or certificate.
+COMPLIANCE_SCAN_MAX_BYTES: int = env.int("COMPLIANCE_SCAN_MAX_BYTES", default=5 * 1024 * 1024)
 
 # Where `make run` serves (the Procfile's web process reads the same variables).
 WEB_HOST: str = env.str("WEB_HOST", default="127.0.0.1")

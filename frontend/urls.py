@@ -1,6 +1,6 @@
 from django.urls import path
 
-from frontend import board, courier, diner, views
+from frontend import board, compliance_pages, courier, diner, views
 
 app_name = "frontend"
 
@@ -36,4 +36,15 @@ urlpatterns = [
     path("board/<int:store_id>/reviews/", board.reviews_page, name="board_reviews"),
     path("board/<int:store_id>/reviews/<int:review_id>/reply/", board.review_reply_post, name="board_review_reply"),
     path("board/<int:store_id>/settings/", board.settings_page, name="board_settings"),
+    # Compliance (frontend.compliance_pages): the merchant's papers, the operator's admission.
+    path(
+        "merchant/stores/<int:store_id>/compliance/", compliance_pages.merchant_compliance, name="merchant_compliance"
+    ),
+    path("operator/admission/", compliance_pages.operator_admission, name="operator_admission"),
+    path(
+        "operator/licences/<int:licence_id>/review/",
+        compliance_pages.operator_licence_review,
+        name="operator_licence_review",
+    ),
+    path("operator/stores/<int:store_id>/admit/", compliance_pages.operator_store_admit, name="operator_store_admit"),
 ]

@@ -14,6 +14,13 @@ pytestmark = pytest.mark.django_db
 S = Store.Status
 
 
+@pytest.fixture(autouse=True)
+def _marketplace_checks_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the marketplace's own checks; the compliance app registers its
+    licence checks into ADMISSION_CHECKS and tests them in compliance/tests."""
+    monkeypatch.setattr(stores, "ADMISSION_CHECKS", [])
+
+
 def test_owner_submits_and_operator_admits(operator: User) -> None:
     store = build_menu_store(status=S.DRAFT).store
     owner = StoreMembershipFactory(store=store).user

@@ -205,7 +205,15 @@ CELERY_BEAT_SCHEDULE = {
     "sessions-clear-expired": {"task": "core.tasks.sessions_clear_expired", "schedule": 60.0 * 60},
     "store-ratings-refresh": {"task": "delivery.tasks.store_ratings_refresh", "schedule": 60.0 * 60 * 24},
     "refund-requests-expire": {"task": "delivery.tasks.refund_requests_expire", "schedule": 60.0},
+    "inspection-grades-finalise": {
+        "task": "compliance.inspections.tasks.inspection_grades_finalise",
+        "schedule": 60.0 * 60,
+    },
 }
+# Days a merchant may contest a new inspection grade before it becomes final.
+INSPECTION_CONTEST_DAYS: int = env.int("INSPECTION_CONTEST_DAYS", default=14)
+# The grading scheme of inspections recorded on this platform (compliance.inspections.schemes).
+INSPECTION_SCHEME: str = env.str("INSPECTION_SCHEME", default="cn")
 
 # Where `make run` serves (the Procfile's web process reads the same variables).
 WEB_HOST: str = env.str("WEB_HOST", default="127.0.0.1")

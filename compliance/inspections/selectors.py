@@ -1,0 +1,248 @@
+"""Reads for inspections: grades and badges for store pages, risk scores, the inspection queue."""
+
+from __future__ import annotations
+
+import datetime
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q, Subquery
+from django.utils import timezone
+
+from accounts.models import RegulatorProfile
+from compliance.inspections.models import Inspection
+from compliance.models import Licence, StoreRegistration, Verification
+from delivery.models import Store
+
+
+@dataclass(frozen=True, slots=True)
+class StoreBadge:
+    """What a diner sees of a store's compliance: its latest grade, licence and open kitchen."""
+
+    store_id: int
+    inspection_id: int | None
+    grade: str
+    scheme: str
+    grade_state: str
+    inspected_on: datetime.date | None
+    merchant_reply: str
+    licence_verified: bool
+    open_kitchen_url: str
+
+    @property
+    def grade_pending(self) -> bool:
+        return self.grade_state == Inspection.GradeState.PENDING
+
+
+def store_badges(store_ids: list[int], *, today: datetime.date | None = None) -> dict[int, StoreBadge]:
+    """Badges for many stores in ONE query (store cards list dozens at once).
+
+    The grade is the latest inspection's that has one; "licence verified" means a food-business
+    licence of the store verified by an operator and valid today."""
+    if not store_ids:
+        return {}
+    today = today or timezone.localdate()
+    latest = Inspection.objects.filter(store_id=OuterRef("pk")).exclude(grade="").order_by("-inspected_on", "-id")
+    licence_ok = Licence.objects.filter(
+        store_id=OuterRef("pk"),
+        kind=Licence.Kind.FOOD_BUSINESS,
+        verification=Verification.VERIFIED,
+    ).filter(Q(valid_from__isnull=True) | Q(valid_from__lte=today), Q(valid_to__isnull=True) | Q(valid_to__gte=today))
+    rows = (
+        Store.objects.filter(pk__in=store_ids)
+        .annotate(
+            b_inspection=Subquery(latest.values("pk")[:1]),
+            b_grade=Subquery(latest.values("grade")[:1]),
+            b_scheme=Subquery(latest.values("scheme")[:1]),
+            b_state=Subquery(latest.values("grade_state")[:1]),
+            b_on=Subquery(latest.values("inspected_on")[:1]),
+            b_reply=Subquery(latest.values("merchant_reply")[:1]),
+            b_licence=Exists(licence_ok),
+            b_kitchen=Subquery(
+                StoreRegistration.objects.filter(store_id=OuterRef("pk")).values("open_kitchen_url")[:1]
+            ),
+        )
+        .values_list(
+            "pk", "b_inspection", "b_grade", "b_scheme", "b_state", "b_on", "b_reply", "b_licence", "b_kitchen"
+        )
+    )
+    return {
+        pk: StoreBadge(
+            store_id=pk,
+            inspection_id=insp,
+            grade=grade or "",
+            scheme=scheme or "",
+            grade_state=state or "",
+            inspected_on=on,
+            merchant_reply=reply or "",
+            licence_verified=bool(licence),
+            open_kitchen_url=kitchen or "",
+        )
+        for pk, insp, grade, scheme, state, on, reply, licence, kitchen in rows
+    }
+
+
+def store_inspections(*, store: Store, limit: int = 10) -> list[Inspection]:
+    return list(Inspection.objects.filter(store=store).prefetch_related("violations")[:limit])
+
+
+# --- Risk -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RiskFeatures:
+    store_id: int
+    critical_3y: int  # critical violations cited in the last 3 years
+    last_failed: bool  # the latest inspection's grade failed
+    days_since_inspection: int | None  # None: never inspected
+    complaints_1y: int
+    food_safety_complaints_1y: int
+    rating_mean: float | None  # the platform's reviews (delivery.Store aggregates)
+    external_rating_mean_1y: float | None
+    licence_age_days: int | None  # since the food-business licence's first valid_from
+    licence_valid: bool  # a verified food-business licence valid today
+
+
+# A transparent prior, not fitted to our data (there is none yet): the features and their signs
+# follow Chicago's food-inspection forecasting (City of Chicago, "food-inspections-evaluation",
+# 2014: past critical and serious violations, past failure, time since the last inspection and
+# licence age), to which we add complaints, ratings and the licence state. bench/chicago_risk.py
+# fits a model of the same form on Chicago's data and measures it; refit these when our own
+# inspection history is large enough.
+RISK_WEIGHTS: dict[str, float] = {
+    "intercept": -2.0,
+    "critical_3y": 0.35,  # per violation, capped at 6
+    "last_failed": 0.9,
+    "years_since_inspection": 0.6,  # capped at 3 years; never inspected counts as 3
+    "complaints_1y": 0.15,  # capped at 10
+    "food_safety_complaints_1y": 0.5,  # capped at 5
+    "low_rating": 0.5,  # per star below 4.0 (platform and external ratings averaged)
+    "new_licence": 0.5,  # licence younger than one year
+    "no_valid_licence": 1.2,
+}
+
+
+def risk_score(f: RiskFeatures) -> float:
+    """Probability-like score in (0, 1): a logistic of the weighted features."""
+    w = RISK_WEIGHTS
+    years = 3.0 if f.days_since_inspection is None else min(f.days_since_inspection / 365.0, 3.0)
+    ratings = [r for r in (f.rating_mean, f.external_rating_mean_1y) if r is not None]
+    low = max(0.0, 4.0 - sum(ratings) / len(ratings)) if ratings else 0.0
+    z = (
+        w["intercept"]
+        + w["critical_3y"] * min(f.critical_3y, 6)
+        + w["last_failed"] * f.last_failed
+        + w["years_since_inspection"] * years
+        + w["complaints_1y"] * min(f.complaints_1y, 10)
+        + w["food_safety_complaints_1y"] * min(f.food_safety_complaints_1y, 5)
+        + w["low_rating"] * low
+        + w["new_licence"] * (f.licence_age_days is not None and f.licence_age_days < 365)
+        + w["no_valid_licence"] * (not f.licence_valid)
+    )
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+# Set-based on purpose: one statement aggregates every feature for all the stores at once
+# (grouped CTEs joined to the store list), instead of a correlated subquery per store and
+# feature; the regulator's queue ranks a whole district with it.
+_FEATURES_SQL = """
+WITH s AS (
+    SELECT st.id, st.rating_count, st.rating_sum FROM delivery_store st WHERE {where}
+), insp AS (
+    SELECT i.store_id, max(i.inspected_on) AS last_on
+    FROM inspections_inspection i JOIN s ON s.id = i.store_id GROUP BY i.store_id
+), lastfail AS (
+    SELECT DISTINCT ON (i.store_id) i.store_id, i.failed
+    FROM inspections_inspection i JOIN s ON s.id = i.store_id
+    ORDER BY i.store_id, i.inspected_on DESC, i.id DESC
+), crit AS (
+    SELECT i.store_id, count(*) AS n
+    FROM inspections_inspectionviolation v
+    JOIN inspections_inspection i ON i.id = v.inspection_id JOIN s ON s.id = i.store_id
+    WHERE v.critical AND i.inspected_on >= %(since_3y)s GROUP BY i.store_id
+), comp AS (
+    SELECT c.store_id, count(*) AS n,
+           count(*) FILTER (WHERE c.category IN ('food_safety', 'hygiene')) AS n_food
+    FROM compliance_complaint c JOIN s ON s.id = c.store_id
+    WHERE c.filed_at >= %(since_1y_at)s GROUP BY c.store_id
+), ext AS (
+    SELECT r.store_id, avg(r.stars)::float AS mean
+    FROM compliance_externalrating r JOIN s ON s.id = r.store_id
+    WHERE r.rated_at >= %(since_1y_at)s GROUP BY r.store_id
+), lic AS (
+    SELECT l.store_id, min(l.valid_from) AS first_from,
+           bool_or(l.verification = 'verified'
+                   AND (l.valid_from IS NULL OR l.valid_from <= %(today)s)
+                   AND (l.valid_to IS NULL OR l.valid_to >= %(today)s)) AS ok
+    FROM compliance_licence l JOIN s ON s.id = l.store_id
+    WHERE l.kind = 'food_business' GROUP BY l.store_id
+)
+SELECT s.id, coalesce(crit.n, 0), coalesce(lastfail.failed, false), %(today)s - insp.last_on,
+       coalesce(comp.n, 0), coalesce(comp.n_food, 0),
+       CASE WHEN s.rating_count > 0 THEN s.rating_sum::float / s.rating_count END,
+       ext.mean, %(today)s - lic.first_from, coalesce(lic.ok, false)
+FROM s
+LEFT JOIN insp ON insp.store_id = s.id
+LEFT JOIN lastfail ON lastfail.store_id = s.id
+LEFT JOIN crit ON crit.store_id = s.id
+LEFT JOIN comp ON comp.store_id = s.id
+LEFT JOIN ext ON ext.store_id = s.id
+LEFT JOIN lic ON lic.store_id = s.id
+"""
+
+
+def _features(where: str, params: dict[str, Any], today: datetime.date) -> list[RiskFeatures]:
+    now = timezone.now()
+    params = {
+        **params,
+        "today": today,
+        "since_3y": today - datetime.timedelta(days=3 * 365),
+        "since_1y_at": now - datetime.timedelta(days=365),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_FEATURES_SQL.format(where=where), params)
+        rows = cursor.fetchall()
+    return [RiskFeatures(*row) for row in rows]
+
+
+def store_risk_features(store_ids: list[int], *, today: datetime.date | None = None) -> list[RiskFeatures]:
+    if not store_ids:
+        return []
+    return _features("st.id = ANY(%(ids)s)", {"ids": list(store_ids)}, today or timezone.localdate())
+
+
+def store_risk_scores(store_ids: list[int], *, today: datetime.date | None = None) -> dict[int, float]:
+    """Risk score in (0, 1) per store id, in one query whatever the number of stores."""
+    return {f.store_id: risk_score(f) for f in store_risk_features(store_ids, today=today)}
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEntry:
+    store_id: int
+    risk: float
+    features: RiskFeatures
+
+
+def inspection_queue(
+    *, regulator: RegulatorProfile, limit: int = 50, today: datetime.date | None = None
+) -> list[QueueEntry]:
+    """The stores of the regulator's district (its polygon covers the pin), riskiest first.
+
+    Stores that are closed for good are left out; ties go to the longest uninspected, then id."""
+    rows = _features(
+        "st.status <> 'closed' AND ST_Covers("
+        "(SELECT district FROM accounts_regulatorprofile WHERE id = %(regulator)s), st.location::geometry)",
+        {"regulator": regulator.pk},
+        today or timezone.localdate(),
+    )
+    entries = [QueueEntry(store_id=f.store_id, risk=risk_score(f), features=f) for f in rows]
+    entries.sort(
+        key=lambda e: (
+            -e.risk,
+            -(e.features.days_since_inspection if e.features.days_since_inspection is not None else 10**6),
+            e.store_id,
+        )
+    )
+    return entries[:limit]

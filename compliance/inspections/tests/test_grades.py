@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -38,7 +39,7 @@ def test_code_lists_are_seeded_for_each_scheme() -> None:
     assert ViolationCode.objects.filter(scheme="cn", critical=True).exists()
 
 
-def test_recorded_inspection_is_pending_with_a_window(store: Store, regulator: User, settings) -> None:
+def test_recorded_inspection_is_pending_with_a_window(store: Store, regulator: User, settings: Any) -> None:
     settings.INSPECTION_CONTEST_DAYS = 10
     inspection = _record(store, inspector=regulator)
     assert (inspection.score, inspection.grade, inspection.failed) == (90, "优秀", False)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from frontend import diner, views
+from frontend import diner, inspection_pages, views
 
 app_name = "frontend"
 
@@ -21,4 +21,11 @@ urlpatterns = [
     path("orders/<str:number>/reorder/", diner.order_reorder, name="order_reorder"),
     path("orders/<str:number>/rate/", diner.order_rate, name="order_rate"),
     path("orders/<str:number>/refund/", diner.order_refund, name="order_refund"),
+    # Inspections (frontend.inspection_pages): the regulator's form, the public page, the reply.
+    path("regulator/stores/<int:store_id>/inspect/", inspection_pages.inspection_new, name="inspection_new"),
+    path("inspections/<int:inspection_id>/", inspection_pages.inspection_page, name="inspection"),
+    path("inspections/<int:inspection_id>/reply/", inspection_pages.inspection_reply, name="inspection_reply"),
+    path("open-data/inspections.json", inspection_pages.open_data_json, name="open_data_json"),
+    path("open-data/inspections.csv", inspection_pages.open_data_csv, name="open_data_csv"),
+    path("open-data/lives/<slug:name>.csv", inspection_pages.open_data_lives, name="open_data_lives"),
 ]

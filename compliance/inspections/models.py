@@ -31,7 +31,7 @@ class Inspection(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     score = models.IntegerField(_("score"), null=True, blank=True)
-    grade = models.CharField(_("grade"), max_length=16, blank=True)
+    grade = models.CharField(_("grade"), max_length=32, blank=True)
     failed = models.BooleanField(_("failed"), default=False)
     grade_state = models.CharField(max_length=8, choices=GradeState.choices, default=GradeState.FINAL)
     # The last day the merchant may contest a pending grade; the beat sweep finalises it after.

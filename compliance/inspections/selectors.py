@@ -194,12 +194,12 @@ LEFT JOIN lic ON lic.store_id = s.id
 
 
 def _features(where: str, params: dict[str, Any], today: datetime.date) -> list[RiskFeatures]:
-    now = timezone.now()
+    year_ago = datetime.datetime.combine(today - datetime.timedelta(days=365), datetime.time())
     params = {
         **params,
         "today": today,
         "since_3y": today - datetime.timedelta(days=3 * 365),
-        "since_1y_at": now - datetime.timedelta(days=365),
+        "since_1y_at": timezone.make_aware(year_ago),
     }
     with connection.cursor() as cursor:
         cursor.execute(_FEATURES_SQL.format(where=where), params)

@@ -1,4 +1,4 @@
-"""Run the baseline benchmarks: `bench/run_all.py [ws_echo|http|knn ...]` (all three by default).
+"""Run the baseline benchmarks: `bench/run_all.py [ws_echo|http|knn ...]` (all by default).
 
 Each figure is one JSON line on stdout; progress goes to stderr. See bench/README.md.
 """
@@ -20,7 +20,7 @@ if sys.path and Path(sys.path[0]).resolve() == _ROOT / "bench":
 elif str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
-from bench import discovery, http_ping, knn, order_placement, ws_echo  # noqa: E402
+from bench import chicago_risk, discovery, http_ping, knn, order_placement, ws_echo  # noqa: E402
 from bench.common import SHARED_CORE_TOLERANCE, background_load, log  # noqa: E402
 
 BENCHES: dict[str, Callable[[], list[dict[str, Any]]]] = {
@@ -29,6 +29,7 @@ BENCHES: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "knn": knn.run,
     "discovery": discovery.run,
     "orders": order_placement.run,
+    "chicago_risk": chicago_risk.run,
 }
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import RegulatorProfile
 from compliance.inspections.models import Inspection
+from compliance.inspections.risk import RiskFeatures, risk_score
 from compliance.models import Licence, StoreRegistration, Verification
 from delivery.models import Store
 
@@ -89,59 +89,6 @@ def store_inspections(*, store: Store, limit: int = 10) -> list[Inspection]:
 
 
 # --- Risk -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RiskFeatures:
-    store_id: int
-    critical_3y: int  # critical violations cited in the last 3 years
-    last_failed: bool  # the latest inspection's grade failed
-    days_since_inspection: int | None  # None: never inspected
-    complaints_1y: int
-    food_safety_complaints_1y: int
-    rating_mean: float | None  # the platform's reviews (delivery.Store aggregates)
-    external_rating_mean_1y: float | None
-    licence_age_days: int | None  # since the food-business licence's first valid_from
-    licence_valid: bool  # a verified food-business licence valid today
-
-
-# A transparent prior, not fitted to our data (there is none yet): the features and their signs
-# follow Chicago's food-inspection forecasting (City of Chicago, "food-inspections-evaluation",
-# 2014: past critical and serious violations, past failure, time since the last inspection and
-# licence age), to which we add complaints, ratings and the licence state. bench/chicago_risk.py
-# fits a model of the same form on Chicago's data and measures it; refit these when our own
-# inspection history is large enough.
-RISK_WEIGHTS: dict[str, float] = {
-    "intercept": -2.0,
-    "critical_3y": 0.35,  # per violation, capped at 6
-    "last_failed": 0.9,
-    "years_since_inspection": 0.6,  # capped at 3 years; never inspected counts as 3
-    "complaints_1y": 0.15,  # capped at 10
-    "food_safety_complaints_1y": 0.5,  # capped at 5
-    "low_rating": 0.5,  # per star below 4.0 (platform and external ratings averaged)
-    "new_licence": 0.5,  # licence younger than one year
-    "no_valid_licence": 1.2,
-}
-
-
-def risk_score(f: RiskFeatures) -> float:
-    """Probability-like score in (0, 1): a logistic of the weighted features."""
-    w = RISK_WEIGHTS
-    years = 3.0 if f.days_since_inspection is None else min(f.days_since_inspection / 365.0, 3.0)
-    ratings = [r for r in (f.rating_mean, f.external_rating_mean_1y) if r is not None]
-    low = max(0.0, 4.0 - sum(ratings) / len(ratings)) if ratings else 0.0
-    z = (
-        w["intercept"]
-        + w["critical_3y"] * min(f.critical_3y, 6)
-        + w["last_failed"] * f.last_failed
-        + w["years_since_inspection"] * years
-        + w["complaints_1y"] * min(f.complaints_1y, 10)
-        + w["food_safety_complaints_1y"] * min(f.food_safety_complaints_1y, 5)
-        + w["low_rating"] * low
-        + w["new_licence"] * (f.licence_age_days is not None and f.licence_age_days < 365)
-        + w["no_valid_licence"] * (not f.licence_valid)
-    )
-    return 1.0 / (1.0 + math.exp(-z))
 
 
 # Set-based on purpose: one statement aggregates every feature for all the stores at once

@@ -174,6 +174,7 @@ def test_pages_render_in_chinese(store: Store, regulator: User) -> None:
     html = client.get(reverse("frontend:inspection_new", args=[store.pk])).content.decode()
     assert 'lang="zh-hans"' in html
     assert "生熟食品未分开存放或加工" in html
+    assert "记录检查" in html and "发现的问题" in html  # locale/zh_Hans (compiled by `make`)
 
 
 def test_open_data_downloads_final_grades_only(store: Store) -> None:

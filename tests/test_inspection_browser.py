@@ -18,12 +18,18 @@ from compliance.inspections.models import Inspection
 from compliance.inspections.schemes import ViolationInput
 from compliance.inspections.services import inspection_record
 from compliance.inspections.tasks import inspection_grades_finalise
+from compliance.inspections.tests.factories import violation_codes_ensure
 from compliance.models import Licence, Verification
 from delivery.models import StoreMembership
 from delivery.tests.factories import MenuStore, StoreMembershipFactory, build_menu_store
 from tests.conftest import LiveServer, session_cookie
 
 PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(autouse=True)
+def _codes(transactional_db: None) -> None:
+    violation_codes_ensure()
 
 
 @pytest.fixture

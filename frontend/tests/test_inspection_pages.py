@@ -21,10 +21,16 @@ from accounts.tests.factories import RegulatorFactory, square
 from compliance.inspections.models import Inspection
 from compliance.inspections.schemes import ViolationInput
 from compliance.inspections.services import inspection_record
+from compliance.inspections.tests.factories import violation_codes_ensure
 from delivery.models import Store, StoreMembership
 from delivery.tests.factories import StoreMembershipFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _codes(db: None) -> None:
+    violation_codes_ensure()
 
 
 def _client(user: User | None) -> Client:

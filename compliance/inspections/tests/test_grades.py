@@ -18,6 +18,7 @@ from compliance.inspections.services import (
     inspection_record,
 )
 from compliance.inspections.tasks import inspection_grades_finalise as finalise_task
+from compliance.inspections.tests.factories import violation_codes_ensure
 from delivery.models import Store
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +35,8 @@ def _record(store: Store, **kw: object) -> Inspection:
 
 
 def test_code_lists_are_seeded_for_each_scheme() -> None:
+    violation_codes_ensure()  # the data migration's rows (a transactional test may have flushed them)
+    violation_codes_ensure()  # idempotent
     schemes = set(ViolationCode.objects.values_list("scheme", flat=True))
     assert {"nyc", "cn", "fhrs"} <= schemes
     assert ViolationCode.objects.filter(scheme="cn", critical=True).exists()

@@ -22,6 +22,8 @@ model_eval_2014_test_set.csv, whose README states its source and licence):
   ranked October only (with Chicago's own score ranked on the same October days beside it).
   The fixture holds only the evaluation period, so unlike Chicago we train on it (in folds) and
   not on 2011-2014: the figure is comparable in method, not a like-for-like rerun.
+- A side baseline on the raw 2020 sample (food_inspections.csv, 2020 only, too little history
+  for the features above): CDPH's static risk category as the ranking, failures as the outcome.
 - The app's own feature set where Chicago's data has it (critical violations, last failure,
   time since inspection, licence younger than a year, never inspected), fitted out-of-fold the
   same way; then refitted on every row to give the weights compliance.inspections.risk carries.
@@ -188,6 +190,29 @@ def app_score(row: dict[str, str]) -> float:
     return risk_score(features)
 
 
+RISK_CATEGORY = {"Risk 1 (High)": 3.0, "Risk 2 (Medium)": 2.0, "Risk 3 (Low)": 1.0, "All": 3.0}
+
+
+def raw_2020_baseline(path: Path) -> dict[str, Any]:
+    """The raw 2020 sample (food_inspections.csv): too short a history for our features, so only
+    a baseline: inspections that took place (Pass, Pass w/ Conditions, Fail) ranked by CDPH's own
+    static risk category, outcome "Fail" (no critical flag in the post-2018 form's text)."""
+
+    def day(r: dict[str, str]) -> datetime.date:
+        return datetime.datetime.strptime(r["Inspection Date"], "%m/%d/%Y").date()
+
+    # 2020 only: the few older rows would stretch the date sequence over ten years.
+    rows = [r for r in load(path) if r["Results"] in {"Pass", "Pass w/ Conditions", "Fail"} and day(r).year == 2020]
+    dates = [day(r) for r in rows]
+    failed = [int(r["Results"] == "Fail") for r in rows]
+    return {
+        "raw_2020_inspections": len(rows),
+        "raw_2020_failed": sum(failed),
+        "raw_2020_period": f"{min(dates)}..{max(dates)}",
+        "raw_2020_risk_category_days": days_sooner(dates, failed, [RISK_CATEGORY.get(r["Risk"], 0.0) for r in rows]),
+    }
+
+
 def evaluate(path: Path) -> dict[str, Any]:
     rows = load(path)
     dates = [datetime.date.fromisoformat(r["Inspection_Date"]) for r in rows]
@@ -235,6 +260,9 @@ def run() -> list[dict[str, Any]]:
         log(f"chicago_risk: {path} not found (../shared absent): skipped")
         return []
     result = evaluate(path)
+    raw = path.parent / "food_inspections.csv"
+    if raw.is_file():
+        result |= raw_2020_baseline(raw)
     log(
         f"chicago_risk: ours {result['out_of_fold_median']:.2f} days sooner (out-of-fold median), "
         f"Chicago published {CHICAGO_GLMNET_DAYS}, "

@@ -50,7 +50,11 @@ class Result:
 # --- nyc --------------------------------------------------------------------------------------
 
 
-def nyc_grade_for_score(score: int) -> str:
+def nyc_grade_for_score(score: int, *, initial: bool = False) -> str:
+    """The letter for a score. On an initial inspection only an A is given; 14 or more leaves
+    it ungraded ("") until the re-inspection (NYC DOHMH, "How We Score and Grade")."""
+    if initial and score > 13:
+        return ""
     return "A" if score <= 13 else "B" if score <= 27 else "C"
 
 

@@ -51,6 +51,23 @@ def test_nyc_fixture_score_grade_rows(shared_dir: Path) -> None:
     assert all(r["GRADE"] == "C" and int(r["SCORE"]) <= 13 for r in mismatches)
 
 
+def test_nyc_full_schema_sample_grades_and_ungraded_initial_inspections(shared_dir: Path) -> None:
+    """In the current-schema sample, every A/B/C grade is its score's band, and a cycle
+    inspection's initial visit scoring 14+ carries no grade (awaiting re-inspection)."""
+    with (shared_dir / FIXTURES / "nyc-dohmh" / "inspection_results_sample.csv").open(encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if r["SCORE"]]
+    graded = [r for r in rows if r["GRADE"] in {"A", "B", "C"}]
+    initial = [
+        r for r in rows if r["INSPECTION TYPE"] == "Cycle Inspection / Initial Inspection" and int(r["SCORE"]) >= 14
+    ]
+    assert graded and initial
+    for r in graded:
+        is_initial = r["INSPECTION TYPE"].endswith("Initial Inspection")
+        assert nyc_grade_for_score(int(r["SCORE"]), initial=is_initial) == r["GRADE"]
+    for r in initial:
+        assert nyc_grade_for_score(int(r["SCORE"]), initial=True) == r["GRADE"], r
+
+
 # --- fhrs -------------------------------------------------------------------------------------
 
 

@@ -123,6 +123,10 @@ def cn(violations: Sequence[ViolationInput]) -> Result:
     return Result(score=score, grade=grade, failed=False)
 
 
+# The failing grades of each scheme, for readers of stored grades (an importer that writes rows
+# in bulk may leave Inspection.failed unset): the same verdicts as the functions above.
+FAILING_GRADES: dict[str, tuple[str, ...]] = {"nyc": ("C",), "fhrs": ("0", "1", "2"), "cn": (CN_UNGRADED,)}
+
 SCHEMES: dict[str, Callable[[Sequence[ViolationInput]], Result]] = {"nyc": nyc, "fhrs": fhrs, "cn": cn}
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts.models import RegulatorProfile
 from compliance.inspections.models import Inspection
 from compliance.inspections.risk import RiskFeatures, risk_score
+from compliance.inspections.schemes import FAILING_GRADES
 from compliance.models import Licence, StoreRegistration, Verification
 from delivery.models import Store
 
@@ -101,7 +102,9 @@ WITH s AS (
     SELECT i.store_id, max(i.inspected_on) AS last_on
     FROM inspections_inspection i JOIN s ON s.id = i.store_id GROUP BY i.store_id
 ), lastfail AS (
-    SELECT DISTINCT ON (i.store_id) i.store_id, i.failed
+    -- failed as recorded, or by the scheme's failing grades (bulk importers may not set it)
+    SELECT DISTINCT ON (i.store_id) i.store_id,
+           i.failed OR (i.scheme || ':' || i.grade) = ANY(%(failing)s) AS failed
     FROM inspections_inspection i JOIN s ON s.id = i.store_id
     ORDER BY i.store_id, i.inspected_on DESC, i.id DESC
 ), crit AS (
@@ -147,6 +150,7 @@ def _features(where: str, params: dict[str, Any], today: datetime.date) -> list[
         "today": today,
         "since_3y": today - datetime.timedelta(days=3 * 365),
         "since_1y_at": timezone.make_aware(year_ago),
+        "failing": [f"{scheme}:{grade}" for scheme, grades in FAILING_GRADES.items() for grade in grades],
     }
     with connection.cursor() as cursor:
         cursor.execute(_FEATURES_SQL.format(where=where), params)

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import RegulatorProfile, User
 from accounts.tests.factories import RegulatorFactory, square
+from compliance.inspections.models import Inspection
 from compliance.inspections.schemes import ViolationInput
 from compliance.inspections.selectors import inspection_queue, store_risk_features, store_risk_scores
 from compliance.inspections.services import inspection_record
@@ -73,6 +74,15 @@ def test_features_are_computed_for_every_store_in_one_query(django_assert_num_qu
     scores = store_risk_scores([clean.pk, risky.pk, unknown.pk], today=TODAY)
     assert all(0 < s < 1 for s in scores.values())
     assert scores[risky.pk] > scores[unknown.pk] > scores[clean.pk]
+
+
+def test_a_failing_grade_counts_even_when_the_row_does_not_say_failed() -> None:
+    """A bulk importer (the registry import) may write grades without the `failed` column."""
+    store = StoreFactory()
+    _inspect(store, 10)
+    Inspection.objects.filter(store=store).update(scheme="nyc", grade="C", failed=False)
+    (features,) = store_risk_features([store.pk], today=TODAY)
+    assert features.last_failed is True
 
 
 def test_old_violations_weigh_nothing_after_three_years() -> None:

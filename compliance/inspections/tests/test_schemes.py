@@ -13,6 +13,7 @@ from compliance.inspections.schemes import (
     CN_FAIR,
     CN_GOOD,
     CN_UNGRADED,
+    FAILING_GRADES,
     ViolationInput,
     fhrs_rating,
     grade_for,
@@ -176,3 +177,20 @@ def test_cn_two_key_items_failed_means_no_grade() -> None:
 def test_unknown_scheme_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown grading scheme"):
         grade_for("xx", [])
+
+
+def test_failing_grades_agree_with_the_schemes() -> None:
+    cases = {
+        "nyc": [[v("02B", p)] for p in range(0, 60, 3)],
+        "cn": [[v("CN-1", p)] for p in range(0, 100, 5)] + [[v("a", 1, True), v("b", 1, True)]],
+        "fhrs": [
+            [v("hygiene", h), v("structural", s), v("management", m)]
+            for h in (0, 10, 20)
+            for s in (5, 15, 25)
+            for m in (0, 20, 30)
+        ],
+    }
+    for scheme, violation_sets in cases.items():
+        for violations in violation_sets:
+            result = grade_for(scheme, violations)
+            assert result.failed == (result.grade in FAILING_GRADES[scheme]), (scheme, result)

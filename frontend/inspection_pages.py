@@ -32,6 +32,7 @@ from accounts.models import User
 from compliance.inspections.lives import LIVES_FILES, inspections_csv, inspections_json, lives_export
 from compliance.inspections.models import Inspection, ViolationCode
 from compliance.inspections.schemes import ViolationInput
+from compliance.inspections.selectors import store_inspections
 from compliance.inspections.services import (
     InspectionRefused,
     inspection_can_contest,
@@ -152,6 +153,19 @@ def inspection_page(request: HttpRequest, inspection_id: int) -> HttpResponse:
     )
     context = {"inspection": inspection, "store": inspection.store, "can_reply": can_reply}
     return render(request, "frontend/inspections/detail.html", context)
+
+
+@login_required_user
+@require_GET
+def store_inspections_page(request: HttpRequest, user: User, store_id: int) -> HttpResponse:
+    """The store's inspection history for its staff, each grade with its state and a way to
+    contest the pending ones (owner or manager)."""
+    store = get_object_or_404(Store, pk=store_id)
+    if not access_store(user, store):
+        raise PermissionDenied
+    may_reply = access_store(user, store, roles=STORE_ROLES_MANAGE)
+    rows = [(i, may_reply and inspection_can_contest(i)) for i in store_inspections(store=store, limit=50)]
+    return render(request, "frontend/inspections/store_list.html", {"store": store, "rows": rows})
 
 
 class ReplyForm(forms.Form):

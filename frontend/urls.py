@@ -24,6 +24,9 @@ urlpatterns = [
     # Inspections (frontend.inspection_pages): the regulator's form, the public page, the reply.
     path("regulator/stores/<int:store_id>/inspect/", inspection_pages.inspection_new, name="inspection_new"),
     path("inspections/<int:inspection_id>/", inspection_pages.inspection_page, name="inspection"),
+    path(
+        "merchant/stores/<int:store_id>/inspections/", inspection_pages.store_inspections_page, name="store_inspections"
+    ),
     path("inspections/<int:inspection_id>/reply/", inspection_pages.inspection_reply, name="inspection_reply"),
     path("open-data/inspections.json", inspection_pages.open_data_json, name="open_data_json"),
     path("open-data/inspections.csv", inspection_pages.open_data_csv, name="open_data_csv"),

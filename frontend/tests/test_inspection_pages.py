@@ -201,3 +201,21 @@ def test_open_data_downloads_final_grades_only(store: Store) -> None:
     lives = client.get(reverse("frontend:open_data_lives", args=["inspections"])).content.decode()
     assert lives.splitlines() == ["business_id,score,date,type", f"{store.pk},95,{final.inspected_on:%Y%m%d},routine"]
     assert client.get("/open-data/lives/passwords.csv").status_code == 404
+
+
+def test_store_staff_see_their_inspection_history_and_managers_the_reply_link(store: Store, owner: User) -> None:
+    inspection = _pending(store)
+    url = reverse("frontend:store_inspections", args=[store.pk])
+    html = _client(owner).get(url).content.decode()
+    assert html.count('data-testid="store-inspection"') == 1
+    assert reverse("frontend:inspection_reply", args=[inspection.pk]) in html
+    staff = StoreMembershipFactory(store=store, role=StoreMembership.Role.STAFF).user
+    staff_html = _client(staff).get(url).content.decode()
+    assert 'data-testid="store-inspection"' in staff_html and 'data-testid="store-reply-link"' not in staff_html
+
+
+@pytest.mark.parametrize("who", ["outsider", "regulator", "diner"])
+def test_store_inspection_history_refuses_outsiders(store: Store, who: str, request: pytest.FixtureRequest) -> None:
+    _pending(store)
+    response = _client(request.getfixturevalue(who)).get(reverse("frontend:store_inspections", args=[store.pk]))
+    assert response.status_code == 403

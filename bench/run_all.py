@@ -1,4 +1,4 @@
-"""Run the baseline benchmarks: `bench/run_all.py [ws_echo|http|knn ...]` (all three by default).
+"""Run the baseline benchmarks: `bench/run_all.py [ws_echo|http|knn ...]` (all by default).
 
 Each figure is one JSON line on stdout; progress goes to stderr. See bench/README.md.
 """
@@ -22,6 +22,7 @@ elif str(_ROOT) not in sys.path:
 
 from bench import (  # noqa: E402
     board_events,
+    chicago_risk,
     discovery,
     dispatch_batch,
     engine_batch,
@@ -45,6 +46,7 @@ BENCHES: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "pings": location_pings.run,
     "dispatch": dispatch_batch.run,
     "registry": registry_scale.run,
+    "chicago_risk": chicago_risk.run,
 }
 
 

@@ -223,9 +223,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "compliance.tasks.health_certificate_reminders_send",
         "schedule": 60.0 * 60,
     },
+    "inspection-grades-finalise": {
+        "task": "compliance.inspections.tasks.inspection_grades_finalise",
+        "schedule": 60.0 * 60,
+    },
 }
 # Largest accepted scan of a licence or certificate.
 COMPLIANCE_SCAN_MAX_BYTES: int = env.int("COMPLIANCE_SCAN_MAX_BYTES", default=5 * 1024 * 1024)
+# Days a merchant may contest a new inspection grade before it becomes final.
+INSPECTION_CONTEST_DAYS: int = env.int("INSPECTION_CONTEST_DAYS", default=14)
+# The grading scheme of inspections recorded on this platform (compliance.inspections.schemes).
+INSPECTION_SCHEME: str = env.str("INSPECTION_SCHEME", default="cn")
 
 # Where `make run` serves (the Procfile's web process reads the same variables).
 WEB_HOST: str = env.str("WEB_HOST", default="127.0.0.1")

@@ -44,6 +44,7 @@ from geopy.exc import GeopyError
 
 from accounts.access import access_diner
 from accounts.models import User
+from compliance.inspections.selectors import StoreBadge, store_badges
 from delivery.geocoding import get_geocoder
 from delivery.hours import store_is_open
 from delivery.models import (
@@ -278,6 +279,7 @@ class StoreCardView:
     rating: str | None
     rating_count: int
     distance: str
+    badge: StoreBadge | None = None  # hygiene grade, licence and open kitchen (compliance)
 
 
 @diner_required
@@ -290,6 +292,8 @@ def stores_page(request: HttpRequest, diner: User) -> HttpResponse:
     sort = request.GET.get("sort", "distance")
     if sort not in dict(SORTS):
         sort = "distance"
+    found = stores_delivering_to(address.point, sort=sort)
+    badges = store_badges([card.store.pk for card in found])  # one query for every card
     cards = [
         StoreCardView(
             store=card.store,
@@ -299,8 +303,9 @@ def stores_page(request: HttpRequest, diner: User) -> HttpResponse:
             rating=f"{card.rating:.1f}" if card.rating is not None else None,
             rating_count=card.store.rating_count,
             distance=_distance_text(card.distance_m),
+            badge=badges.get(card.store.pk),
         )
-        for card in stores_delivering_to(address.point, sort=sort)
+        for card in found
     ]
     context = {"address": address, "cards": cards, "sort": sort, "sorts": SORTS}
     return render(request, "frontend/diner/stores.html", context)
@@ -579,6 +584,7 @@ def store_page(request: HttpRequest, diner: User, store_id: int) -> HttpResponse
         "paused": store.paused_at(timezone.now()),
         "paused_until": store.paused_until if store.paused_at(timezone.now()) else None,
         "busy_minutes": store.busy_extra_minutes,
+        "badge": store_badges([store.pk]).get(store.pk),
     }
     return render(request, "frontend/diner/store.html", context)
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from frontend import board, compliance_pages, courier, diner, views
+from frontend import board, compliance_pages, courier, diner, inspection_pages, views
 
 app_name = "frontend"
 
@@ -47,4 +47,14 @@ urlpatterns = [
         name="operator_licence_review",
     ),
     path("operator/stores/<int:store_id>/admit/", compliance_pages.operator_store_admit, name="operator_store_admit"),
+    # Inspections (frontend.inspection_pages): the regulator's form, the public page, the reply.
+    path("regulator/stores/<int:store_id>/inspect/", inspection_pages.inspection_new, name="inspection_new"),
+    path("inspections/<int:inspection_id>/", inspection_pages.inspection_page, name="inspection"),
+    path(
+        "merchant/stores/<int:store_id>/inspections/", inspection_pages.store_inspections_page, name="store_inspections"
+    ),
+    path("inspections/<int:inspection_id>/reply/", inspection_pages.inspection_reply, name="inspection_reply"),
+    path("open-data/inspections.json", inspection_pages.open_data_json, name="open_data_json"),
+    path("open-data/inspections.csv", inspection_pages.open_data_csv, name="open_data_csv"),
+    path("open-data/lives/<slug:name>.csv", inspection_pages.open_data_lives, name="open_data_lives"),
 ]

@@ -1,0 +1,110 @@
+"""Sanctions take effect at once: discovery, unaccepted orders, the board, and their terms."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from django.contrib.gis.geos import Point
+
+from accounts.models import User
+from compliance.cases.tests.conftest import place_order
+from compliance.models import Sanction
+from compliance.services.sanctions import (
+    SanctionRefused,
+    sanction_credit_repair,
+    sanction_impose,
+    sanctions_in_force,
+    store_unaccepted_orders_cancel,
+)
+from delivery.models import Order, Payment, Store
+from delivery.selectors.discovery import stores_delivering_to
+from delivery.tests.factories import MenuStore
+from delivery.transitions import order_transition
+
+pytestmark = pytest.mark.django_db
+DROP_OFF = Point(121.441, 31.238, srid=4326)
+
+
+def _listed(store: Store) -> bool:
+    return store.pk in {card.store.pk for card in stores_delivering_to(DROP_OFF)}
+
+
+@pytest.mark.parametrize("kind, status", [("suspension", Store.Status.SUSPENDED), ("delisting", Store.Status.CLOSED)])
+def test_a_suspended_or_delisted_store_leaves_discovery_and_its_unaccepted_orders_are_refunded(
+    menu: MenuStore,
+    shop: Store,
+    regulator: User,
+    diner: User,
+    kind: str,
+    status: str,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    placed = place_order(menu, diner, key="a", paid=False)
+    paid = place_order(menu, diner, key="b", paid=True)
+    accepted = place_order(menu, diner, key="c", paid=True)
+    order_transition(order_id=accepted.pk, to=Order.Status.ACCEPTED, actor=None, actor_role="test")
+    assert _listed(shop)
+
+    with django_capture_on_commit_callbacks(execute=False) as pushes:
+        sanction = sanction_impose(regulator=regulator, store=shop, kind=kind, reason="Unlicensed kitchen")
+
+    shop.refresh_from_db()
+    assert shop.status == status and not _listed(shop)
+    assert Order.objects.get(pk=placed.pk).status == Order.Status.CANCELLED
+    assert Order.objects.get(pk=paid.pk).status == Order.Status.CANCELLED
+    payment = Payment.objects.get(order=paid)
+    assert payment.refunded_cents == payment.amount_cents
+    # An accepted order is the store's to finish (or the platform's to handle): left alone.
+    assert Order.objects.get(pk=accepted.pk).status == Order.Status.ACCEPTED
+    assert Payment.objects.get(order=accepted).refunded_cents == 0
+    # Snapshots of the identifiers that bind the record.
+    assert sanction.bound_uscc == "91310106MA1FL2XQ0X"
+    assert sanction.bound_legal_rep_id_hash == "a" * 64
+    assert sanction.bound_licence_numbers == sorted(["91310106MA1FL2XQ0X", "JY23101060012345"])
+    assert shop.name_zh in sanction.bound_names
+    # The board hears why (pushed after commit).
+    assert pushes, "the store's board is told"
+    # A rerun cancels nothing more and refunds nothing twice.
+    assert store_unaccepted_orders_cancel(store_id=shop.pk, reason="again", actor=None) == 0
+    assert Payment.objects.get(order=paid).refunded_cents == payment.amount_cents
+
+
+def test_a_warning_leaves_the_store_listed(menu: MenuStore, shop: Store, regulator: User, diner: User) -> None:
+    order = place_order(menu, diner, key="a", paid=True)
+    sanction_impose(regulator=regulator, store=shop, kind="warning", reason="Dirty floor")
+    assert _listed(shop) and Order.objects.get(pk=order.pk).status == Order.Status.PAID
+
+
+def test_a_regulator_of_another_district_cannot_sanction(shop: Store, far_regulator: User, outsider: User) -> None:
+    for user in (far_regulator, outsider):
+        with pytest.raises(SanctionRefused) as refused:
+            sanction_impose(regulator=user, store=shop, kind="suspension", reason="x")
+        assert refused.value.status == 404
+    shop.refresh_from_db()
+    assert shop.status == Store.Status.LIVE and not Sanction.objects.exists()
+
+
+def test_a_dishonest_listing_lasts_three_years_and_repair_waits_one(shop: Store, regulator: User) -> None:
+    decided = date(2026, 3, 1)
+    sanction = sanction_impose(regulator=regulator, store=shop, kind="dishonest_list", reason="Fraud", today=decided)
+    assert sanction.effective_until == date(2029, 3, 1)
+    assert sanctions_in_force(today=date(2029, 2, 28)).filter(pk=sanction.pk).exists()
+    assert not sanctions_in_force(today=date(2029, 3, 2)).filter(pk=sanction.pk).exists()
+    with pytest.raises(SanctionRefused) as early:
+        sanction_credit_repair(regulator=regulator, sanction=sanction, reason="Rectified", today=date(2027, 2, 28))
+    assert early.value.code == "repair_too_early"
+    sanction_credit_repair(regulator=regulator, sanction=sanction, reason="Rectified", today=date(2027, 3, 1))
+    sanction.refresh_from_db()
+    assert sanction.lifted_on == date(2027, 3, 1)
+    assert not sanctions_in_force(today=date(2027, 3, 2)).filter(pk=sanction.pk).exists()
+
+
+def test_credit_repair_is_for_dishonest_listings_only(shop: Store, regulator: User) -> None:
+    sanction = sanction_impose(regulator=regulator, store=shop, kind="suspension", reason="x")
+    with pytest.raises(SanctionRefused) as refused:
+        sanction_credit_repair(
+            regulator=regulator, sanction=sanction, reason="r", today=sanction.decided_on + timedelta(days=800)
+        )
+    assert refused.value.code == "not_repairable"

@@ -205,6 +205,7 @@ CELERY_BEAT_SCHEDULE = {
     "sessions-clear-expired": {"task": "core.tasks.sessions_clear_expired", "schedule": 60.0 * 60},
     "store-ratings-refresh": {"task": "delivery.tasks.store_ratings_refresh", "schedule": 60.0 * 60 * 24},
     "refund-requests-expire": {"task": "delivery.tasks.refund_requests_expire", "schedule": 60.0},
+    "complaints-escalate": {"task": "compliance.cases.tasks.complaints_escalate", "schedule": 60.0},
 }
 
 # Where `make run` serves (the Procfile's web process reads the same variables).

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from frontend import diner, views
+from frontend import complaint_pages, credit_pages, diner, regulator_pages, views
 
 app_name = "frontend"
 
@@ -21,4 +21,20 @@ urlpatterns = [
     path("orders/<str:number>/reorder/", diner.order_reorder, name="order_reorder"),
     path("orders/<str:number>/rate/", diner.order_rate, name="order_rate"),
     path("orders/<str:number>/refund/", diner.order_refund, name="order_refund"),
+    path("orders/<str:number>/complaint/", complaint_pages.order_complaint, name="order_complaint"),
+    path("complaints/<int:complaint_id>/close/", complaint_pages.complaint_close_view, name="complaint_close"),
+    # Restaurants: their complaints and their regulatory cases.
+    path("merchant/complaints/", complaint_pages.store_complaints, name="store_complaints"),
+    path("merchant/complaints/<int:complaint_id>/", complaint_pages.store_complaint_act, name="store_complaint_act"),
+    path("merchant/cases/", regulator_pages.merchant_cases, name="merchant_cases"),
+    path("merchant/cases/<int:case_id>/", regulator_pages.merchant_case, name="merchant_case"),
+    # Regulators (compliance.cases).
+    path("regulator/", regulator_pages.dashboard, name="regulator"),
+    path("regulator/flags/<int:flag_id>/case/", regulator_pages.flag_take, name="regulator_flag_take"),
+    path("regulator/cases/<int:case_id>/", regulator_pages.case_page, name="regulator_case"),
+    path("regulator/cases/<int:case_id>/<str:action>/", regulator_pages.case_act, name="regulator_case_act"),
+    # The public credit record.
+    path("credit/", credit_pages.credit_search_page, name="credit_search"),
+    path("credit/entities/<str:uscc>/", credit_pages.credit_entity, name="credit_entity"),
+    path("credit/stores/<int:store_id>/", credit_pages.credit_store, name="credit_store"),
 ]

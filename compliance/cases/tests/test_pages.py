@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -82,9 +83,10 @@ def test_a_regulator_of_another_district_is_refused_on_every_case_page(
 def test_case_actions_through_the_page_and_refusals_by_their_field(regulator: User, flag: Flag) -> None:
     client = _client(regulator)
     case = case_open_from_flag(regulator=regulator, flag=flag)
-    act = lambda action, data=None: client.post(  # noqa: E731
-        reverse("frontend:regulator_case_act", args=[case.pk, action]), data or {}
-    )
+
+    def act(action: str, data: dict[str, object] | None = None) -> Any:
+        return client.post(reverse("frontend:regulator_case_act", args=[case.pk, action]), data or {})
+
     assert act("review").status_code == 302  # refused: open -> review; shown as a message
     case.refresh_from_db()
     assert case.status == Case.Status.OPEN

@@ -35,7 +35,8 @@ from compliance.cases.selectors import (
     statistics_for,
 )
 from compliance.cases.services import CaseRefused, case_audit_verify
-from compliance.models import Flag
+from compliance.models import Flag, Sanction
+from compliance.services.sanctions import SanctionRefused, store_sanctions_in_force
 from delivery.geocoding import get_geocoder
 from delivery.models import Store, StoreMembership
 
@@ -52,6 +53,10 @@ REFUSALS: dict[str, Any] = {
     "text_too_long": gettext_lazy("This is too long."),
     "invalid_days": gettext_lazy("Give 1 to 30 days for the defence."),
     "invalid_decision": gettext_lazy("Choose a decision."),
+    "repair_too_early": gettext_lazy("A dishonest listing can be removed early only after it has run for one year."),
+    "not_repairable": gettext_lazy("Only a dishonest listing is removed by credit repair."),
+    "reason_required": gettext_lazy("Give the reason."),
+    "no_sanction": gettext_lazy("This case imposed no sanction."),
 }
 
 
@@ -236,6 +241,7 @@ def _case_page(
         "decide": DecisionForm(),
         "note": TextForm(),
         "close": TextForm(),
+        "lift": TextForm(),
         "appeal_decide": AppealDecisionForm(),
         **(forms_ or {}),
     }
@@ -248,6 +254,8 @@ def _case_page(
         "audit_break": case_audit_verify(case),
         "forms": built,
         "can": set(cases.TRANSITIONS.get(case.status, frozenset())),
+        "sanction_open": case.sanction is not None and case.sanction.lifted_on is None,
+        "dishonest": case.sanction is not None and case.sanction.kind == Sanction.Kind.DISHONEST_LIST,
         "events": [(event, json.dumps(event.payload, ensure_ascii=False)) for event in evidence.events],
     }
     return render(request, "frontend/regulator/case.html", context, status=status)
@@ -302,8 +310,17 @@ def case_act(request: HttpRequest, regulator: User, case_id: int, action: str) -
                     overturn=form.cleaned_data["overturn"],
                     reason=form.cleaned_data["reason"],
                 )
+        elif action == "lift":
+            form = TextForm(request.POST)
+            if form.is_valid():
+                cases.case_sanction_lift(regulator=regulator, case=case, reason=form.cleaned_data["text"])
         else:
             raise Http404
+    except SanctionRefused as refused:
+        if refused.status == 404:
+            raise Http404 from refused
+        messages.error(request, str(REFUSALS.get(refused.code, refused.message)))
+        return redirect("frontend:regulator_case", case_id=case.pk)
     except CaseRefused as refused:
         if refused.status == 404:
             raise Http404 from refused
@@ -338,7 +355,8 @@ def merchant_cases(request: HttpRequest, user: User) -> HttpResponse:
     if not store_ids:
         raise PermissionDenied
     rows = Case.objects.filter(store_id__in=store_ids).select_related("store").order_by("-created_at")
-    return render(request, "frontend/regulator/merchant_cases.html", {"cases": rows})
+    sanctions = [s for store in Store.objects.filter(pk__in=store_ids) for s in store_sanctions_in_force(store=store)]
+    return render(request, "frontend/regulator/merchant_cases.html", {"cases": rows, "sanctions": sanctions})
 
 
 @signed_in

@@ -47,6 +47,10 @@ class QueueRow:
     flags: list[Flag] = field(default_factory=list)
 
     @property
+    def severity_label(self) -> str:
+        return str(dict(Flag.Severity.choices).get(self.severity, self.severity))
+
+    @property
     def severity_rank(self) -> int:
         return SEVERITY_RANK.get(self.severity, 0)
 

@@ -477,7 +477,12 @@ def case_appeal_decide(*, regulator: User, case: Case, overturn: bool, reason: s
             payload={"outcome": outcome, "reason": reason},
         )
         if changed and overturn and case.sanction_id is not None:
-            sanction_lift(regulator=regulator, sanction=Sanction.objects.get(pk=case.sanction_id), reason=reason)
+            sanction_lift(
+                regulator=regulator,
+                sanction=Sanction.objects.get(pk=case.sanction_id),
+                reason=reason,
+                overturned=True,
+            )
     return case
 
 
@@ -496,4 +501,33 @@ def case_close(*, regulator: User, case: Case, reason: str) -> Case:
         fields={"closed_at": timezone.now()},
         payload={"reason": reason},
     )
+    return case
+
+
+def case_sanction_lift(*, regulator: User, case: Case, reason: str, today: date | None = None) -> Case:
+    """Lift the case's sanction (a served suspension), or for a dishonest listing remove it early
+    by credit repair (refused before a year has run); audited on the case."""
+    from compliance.services.sanctions import sanction_credit_repair, sanction_lift
+
+    reason = _text(reason, "reason")
+    with transaction.atomic():
+        _regulator(regulator, case)
+        Case.objects.select_for_update().get(pk=case.pk)
+        case.refresh_from_db()
+        sanction = case.sanction
+        if sanction is None:
+            raise CaseRefused("no_sanction", "This case imposed no sanction.", status=409)
+        if sanction.lifted_on is not None:
+            return case
+        repair = sanction.kind == Sanction.Kind.DISHONEST_LIST
+        lift = sanction_credit_repair if repair else sanction_lift
+        lift(regulator=regulator, sanction=sanction, reason=reason, today=today)
+        _audit_append(
+            case,
+            actor=regulator,
+            actor_role="regulator",
+            action="credit_repair" if repair else "sanction_lifted",
+            payload={"sanction": sanction.pk, "reason": reason},
+        )
+    case.refresh_from_db()
     return case

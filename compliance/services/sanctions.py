@@ -19,6 +19,7 @@ art. 20 on the 3-year term and art. 21 on removal after one year).
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from datetime import date
 
 from django.db import transaction
@@ -44,6 +45,8 @@ REPAIR_AFTER_YEARS = 1
 STORE_STATUS_FOR: dict[str, str] = {K.SUSPENSION: SS.SUSPENDED, K.DELISTING: SS.CLOSED, K.DISHONEST_LIST: SS.CLOSED}
 _SANCTIONABLE_FROM = frozenset({SS.DRAFT, SS.PENDING_REVIEW, SS.LIVE, SS.PAUSED, SS.SUSPENDED})
 UNACCEPTED = (Order.Status.PLACED, Order.Status.PAID)
+# Set while `sanction_credit_repair` lifts a dishonest listing (the one early way out).
+_repairing: ContextVar[bool] = ContextVar("sanction_repairing")
 
 
 def years_after(day: date, years: int) -> date:
@@ -206,10 +209,15 @@ def sanction_impose(
 
 
 @transaction.atomic
-def sanction_lift(*, regulator: User, sanction: Sanction, reason: str, today: date | None = None) -> Sanction:
+def sanction_lift(
+    *, regulator: User, sanction: Sanction, reason: str, today: date | None = None, overturned: bool = False
+) -> Sanction:
     """Lift a sanction (an appeal overturned it, or a suspension has been served). A store that
     was only suspended goes back live when no other suspension or delisting holds it. A dishonest
-    listing is lifted early only through `sanction_credit_repair`."""
+    listing is lifted early only through `sanction_credit_repair` (or an overturning appeal).
+    Idempotent: lifting a lifted sanction changes nothing."""
+    if sanction.kind == K.DISHONEST_LIST and not overturned and not _repairing.get(False):
+        raise SanctionRefused("use_credit_repair", "A dishonest listing is removed early only by credit repair.")
     store_id = sanction.store_id
     if sanction.store is None or store_id is None or not access_regulator_store(regulator, sanction.store):
         raise SanctionRefused("not_found", "No such sanction.", status=404)
@@ -243,4 +251,8 @@ def sanction_credit_repair(*, regulator: User, sanction: Sanction, reason: str, 
         )
     if not reason.strip():
         raise SanctionRefused("reason_required", "Give the reason.", field="reason")
-    return sanction_lift(regulator=regulator, sanction=sanction, reason=reason, today=today)
+    token = _repairing.set(True)
+    try:
+        return sanction_lift(regulator=regulator, sanction=sanction, reason=reason, today=today)
+    finally:
+        _repairing.reset(token)

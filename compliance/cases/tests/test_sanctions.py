@@ -108,3 +108,48 @@ def test_credit_repair_is_for_dishonest_listings_only(shop: Store, regulator: Us
             regulator=regulator, sanction=sanction, reason="r", today=sanction.decided_on + timedelta(days=800)
         )
     assert refused.value.code == "not_repairable"
+
+
+def test_a_dishonest_listing_cannot_be_lifted_but_by_repair_or_appeal(shop: Store, regulator: User) -> None:
+    from compliance.services.sanctions import sanction_lift
+
+    sanction = sanction_impose(regulator=regulator, store=shop, kind="dishonest_list", reason="Fraud")
+    with pytest.raises(SanctionRefused) as refused:
+        sanction_lift(regulator=regulator, sanction=sanction, reason="r")
+    assert refused.value.code == "use_credit_repair"
+    sanction_lift(regulator=regulator, sanction=sanction, reason="Appeal won", overturned=True)
+    sanction.refresh_from_db()
+    assert sanction.lifted_on is not None
+
+
+def test_credit_repair_from_the_case_is_audited_and_waits_a_year(
+    regulator: User, flag: Any, shop_owner: User, far_regulator: User
+) -> None:
+    from compliance.cases.services import (
+        CaseRefused,
+        case_audit_verify,
+        case_decide,
+        case_defence_file,
+        case_notice_send,
+        case_open_from_flag,
+        case_review,
+        case_sanction_lift,
+        case_triage,
+    )
+
+    case = case_open_from_flag(regulator=regulator, flag=flag)
+    case_triage(regulator=regulator, case=case)
+    case_review(regulator=regulator, case=case)
+    case_notice_send(regulator=regulator, case=case, text="n")
+    case_defence_file(user=shop_owner, case=case, text="d")
+    case_decide(regulator=regulator, case=case, decision="dishonest_list", reason="Serious fraud")
+    assert case.sanction is not None
+    decided = case.sanction.decided_on
+    with pytest.raises(SanctionRefused):
+        case_sanction_lift(regulator=regulator, case=case, reason="Reformed", today=decided + timedelta(days=300))
+    with pytest.raises(CaseRefused):
+        case_sanction_lift(regulator=far_regulator, case=case, reason="x", today=decided + timedelta(days=400))
+    case_sanction_lift(regulator=regulator, case=case, reason="Reformed", today=decided + timedelta(days=366))
+    assert case.sanction is not None and case.sanction.lifted_on == decided + timedelta(days=366)
+    assert case.events.order_by("-seq").first().action == "credit_repair"  # type: ignore[union-attr]
+    assert case_audit_verify(case) is None

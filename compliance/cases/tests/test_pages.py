@@ -48,6 +48,16 @@ def test_the_dashboard_shows_the_regulators_queue_and_nobody_elses(
     assert _client(None).get(reverse("frontend:regulator")).status_code == 302
 
 
+def test_the_pages_speak_chinese_and_english(regulator: User, flag: Flag) -> None:
+    client = _client(regulator)
+    zh = client.get(reverse("frontend:regulator"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "监管工作台" in zh and "审查此预警" in zh
+    en = client.get(reverse("frontend:regulator"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Regulator dashboard" in en and "Review this flag" in en
+    public = Client().get(reverse("frontend:credit_search"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "商家信用记录" in public
+
+
 def test_reviewing_a_flag_opens_its_case_page_with_the_evidence(regulator: User, flag: Flag) -> None:
     client = _client(regulator)
     response = client.post(reverse("frontend:regulator_flag_take", args=[flag.pk]))

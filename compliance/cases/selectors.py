@@ -172,6 +172,14 @@ def related_stores(store: Store) -> list[Related]:
     return [Related(stores[pk], sorted(set(why))) for pk, why in sorted(reasons.items()) if pk in stores]
 
 
+def related_entities(entity: LegalEntity) -> list[LegalEntity]:
+    """Other entities with the same credit code or the same legal representative."""
+    match = Q(uscc=entity.uscc)
+    if entity.legal_rep_id_hash:
+        match |= Q(legal_rep_id_hash=entity.legal_rep_id_hash)
+    return list(LegalEntity.objects.filter(match).exclude(pk=entity.pk).order_by("name")[:50])
+
+
 def sanction_history_for(store: Store) -> list[Sanction]:
     """Every sanction bound to this store or to what identifies it: its entity's credit code, its
     legal representative's ID hash, or one of its licence numbers (so a sanctioned merchant that
@@ -210,6 +218,7 @@ class CaseEvidence:
     external_ratings: list[ExternalRating]
     flags: list[Flag]
     related: list[Related]
+    related_entities: list[LegalEntity]
     sanctions: list[Sanction]
     events: list[CaseEvent]
 
@@ -226,7 +235,7 @@ def case_evidence(case: Case) -> CaseEvidence:
         inspections=list(
             Inspection.objects.filter(store=store).prefetch_related("violations").order_by("-inspected_on")[:20]
         ),
-        complaints=list(Complaint.objects.filter(store=store).order_by("-filed_at")[:20]),
+        complaints=list(Complaint.objects.filter(store=store).prefetch_related("photos").order_by("-filed_at")[:20]),
         reviews=list(Review.objects.filter(store=store).order_by("-created_at")[:20]),
         external_ratings=list(ExternalRating.objects.filter(store=store).order_by("-rated_at")[:20]),
         flags=list(
@@ -235,6 +244,7 @@ def case_evidence(case: Case) -> CaseEvidence:
             )
         ),
         related=related_stores(store),
+        related_entities=related_entities(entity) if entity else [],
         sanctions=sanction_history_for(store),
         events=list(CaseEvent.objects.filter(case=case).select_related("actor").order_by("seq")),
     )

@@ -59,6 +59,11 @@ def test_the_pages_speak_chinese_and_english(regulator: User, flag: Flag) -> Non
 
 
 def test_reviewing_a_flag_opens_its_case_page_with_the_evidence(regulator: User, flag: Flag) -> None:
+    sibling = StoreFactory(name_en="Sibling Kitchen")
+    same_rep = LegalEntity.objects.create(
+        name="同一法人的另一家公司", uscc="91310106MA1FL9ZZ9Z", legal_rep_id_hash="a" * 64
+    )
+    StoreRegistration.objects.create(store=sibling, entity=same_rep)
     client = _client(regulator)
     response = client.post(reverse("frontend:regulator_flag_take", args=[flag.pk]))
     case = Case.objects.get(flag=flag)
@@ -70,6 +75,7 @@ def test_reviewing_a_flag_opens_its_case_page_with_the_evidence(regulator: User,
     assert "licence" in body and "stores &gt; 1 &gt; name" in body  # evidence JSON rendered readably
     assert "91310106MA1FL2XQ0X" in body  # the entity's credit code
     assert 'data-testid="audit"' in body and 'data-testid="chain-broken"' not in body
+    assert "同一法人的另一家公司" in body and sibling.name_zh in body  # related by the legal rep's hash
 
 
 def test_a_regulator_of_another_district_is_refused_on_every_case_page(

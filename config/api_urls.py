@@ -5,4 +5,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("accounts.api")),
     path("", include("delivery.api")),
+    path("", include("compliance.cases.api")),
 ]

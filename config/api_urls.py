@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("accounts.api")),
     path("", include("delivery.api")),
     path("", include("compliance.cases.api")),
+    path("", include("compliance.cases.complaints_api")),
 ]

@@ -191,8 +191,24 @@ class DecisionForm(forms.Form):
 
 class TextForm(forms.Form):
     text = forms.CharField(
-        label=gettext_lazy("Text"),
+        label=gettext_lazy("Note"),
         widget=forms.Textarea(attrs={"rows": 3, "data-testid": "case-text"}),
+        max_length=cases.TEXT_MAX,
+    )
+
+
+class ReasonForm(TextForm):
+    text = forms.CharField(
+        label=gettext_lazy("Reasons"),
+        widget=forms.Textarea(attrs={"rows": 2, "data-testid": "case-reason"}),
+        max_length=cases.TEXT_MAX,
+    )
+
+
+class AnswerForm(TextForm):
+    text = forms.CharField(
+        label=gettext_lazy("Your answer"),
+        widget=forms.Textarea(attrs={"rows": 4, "data-testid": "case-text"}),
         max_length=cases.TEXT_MAX,
     )
 
@@ -240,8 +256,8 @@ def _case_page(
         "notice": NoticeForm(),
         "decide": DecisionForm(),
         "note": TextForm(),
-        "close": TextForm(),
-        "lift": TextForm(),
+        "close": ReasonForm(),
+        "lift": ReasonForm(),
         "appeal_decide": AppealDecisionForm(),
         **(forms_ or {}),
     }
@@ -298,7 +314,7 @@ def case_act(request: HttpRequest, regulator: User, case_id: int, action: str) -
             if form.is_valid():
                 cases.case_note(regulator=regulator, case=case, text=form.cleaned_data["text"])
         elif action == "close":
-            form = TextForm(request.POST)
+            form = ReasonForm(request.POST)
             if form.is_valid():
                 cases.case_close(regulator=regulator, case=case, reason=form.cleaned_data["text"])
         elif action == "appeal_decide":
@@ -311,7 +327,7 @@ def case_act(request: HttpRequest, regulator: User, case_id: int, action: str) -
                     reason=form.cleaned_data["reason"],
                 )
         elif action == "lift":
-            form = TextForm(request.POST)
+            form = ReasonForm(request.POST)
             if form.is_valid():
                 cases.case_sanction_lift(regulator=regulator, case=case, reason=form.cleaned_data["text"])
         else:
@@ -366,7 +382,7 @@ def merchant_case(request: HttpRequest, user: User, case_id: int) -> HttpRespons
     case = get_object_or_404(Case.objects.select_related("store", "sanction"), pk=case_id)
     if not access_store(user, case.store, roles=STORE_ROLES_MANAGE):
         raise Http404
-    form = TextForm(request.POST or None)
+    form = AnswerForm(request.POST or None)
     status = 200
     if request.method == "POST":
         kind = request.POST.get("kind")

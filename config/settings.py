@@ -206,6 +206,10 @@ CELERY_BEAT_SCHEDULE = {
     "store-ratings-refresh": {"task": "delivery.tasks.store_ratings_refresh", "schedule": 60.0 * 60 * 24},
     "refund-requests-expire": {"task": "delivery.tasks.refund_requests_expire", "schedule": 60.0},
     "complaints-escalate": {"task": "compliance.cases.tasks.complaints_escalate", "schedule": 60.0},
+    "sanctioned-stores-orders-settle": {
+        "task": "compliance.cases.tasks.sanctioned_stores_orders_settle",
+        "schedule": 60.0,
+    },
 }
 
 # Where `make run` serves (the Procfile's web process reads the same variables).

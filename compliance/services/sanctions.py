@@ -23,14 +23,14 @@ from contextvars import ContextVar
 from datetime import date
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from accounts.access import access_regulator_store
 from accounts.models import User
 from compliance.models import Licence, Sanction, StoreRegistration
 from core.realtime import event_push_on_commit, group_for_store
-from delivery.models import Order, Store
+from delivery.models import Order, Payment, Store
 from delivery.payments.base import PaymentRefused
 from delivery.payments.services import refund_issue
 from delivery.transitions import TransitionRefused, order_transition
@@ -140,10 +140,16 @@ def sanction_record(
 
 
 def store_unaccepted_orders_cancel(*, store_id: int, reason: str, actor: User | None) -> int:
-    """Cancel every order the store has not accepted (placed or paid) and refund the paid ones in
-    full. Idempotent: a rerun finds none left; an order the store accepted meanwhile is left to
-    run its course (its transition refuses). Call outside a transaction (refunds ask the provider
-    after reserving). Returns how many orders it cancelled."""
+    """Cancel every order the store has not accepted (placed or paid), then refund in full every
+    cancelled order of the store that holds a succeeded, not yet refunded payment (including one
+    paid after it was cancelled: the provider's late webhook).
+
+    Idempotent: a rerun finds nothing left to cancel, and a refund is asked only for what remains
+    unrefunded (refunds are serialised on the payment row, so two runs cannot refund twice). An
+    order the store accepted meanwhile is left to run its course (its transition refuses). One
+    order's failure (a provider outage) is logged and left to the next run
+    (`sanctioned_stores_orders_settle`, Celery beat). Call outside a transaction: refunds ask the
+    provider after reserving. Returns how many orders it cancelled."""
     cancelled = 0
     role = "regulator" if actor else "system"
     for order_id in Order.objects.filter(store_id=store_id, status__in=UNACCEPTED).values_list("pk", flat=True):
@@ -158,12 +164,17 @@ def store_unaccepted_orders_cancel(*, store_id: int, reason: str, actor: User | 
             )
         except TransitionRefused:
             continue
-        if not result.changed:
-            continue
-        cancelled += 1
+        cancelled += int(result.changed)
+    unrefunded = Payment.objects.filter(
+        order__store_id=store_id,
+        order__status=Order.Status.CANCELLED,
+        status=Payment.Status.SUCCEEDED,
+        refunded_cents__lt=F("amount_cents"),
+    ).select_related("order")
+    for payment in unrefunded:
         try:
             refund_issue(
-                order=result.order,
+                order=payment.order,
                 amount_cents=None,
                 lines=None,
                 reason="Store sanctioned by a regulator",
@@ -172,8 +183,28 @@ def store_unaccepted_orders_cancel(*, store_id: int, reason: str, actor: User | 
             )
         except PaymentRefused as refused:
             if refused.code not in ("not_paid", "refund_exceeds_paid"):
-                logger.error("refund of order %s after a sanction failed: %s", order_id, refused)
+                logger.error("refund of order %s after a sanction refused: %s", payment.order_id, refused)
+        except Exception:
+            logger.exception("refund of order %s after a sanction failed; the sweep retries", payment.order_id)
     return cancelled
+
+
+def sanctioned_stores_orders_settle() -> int:
+    """The sweep behind `store_unaccepted_orders_cancel`: for every suspended or closed store that
+    still has unaccepted orders or cancelled, paid and unrefunded ones, settle them. Selects by
+    status, so a rerun does nothing. Returns how many orders it cancelled."""
+    waiting = Order.objects.filter(store_id=OuterRef("pk"), status__in=UNACCEPTED)
+    unrefunded = Payment.objects.filter(
+        order__store_id=OuterRef("pk"),
+        order__status=Order.Status.CANCELLED,
+        status=Payment.Status.SUCCEEDED,
+        refunded_cents__lt=F("amount_cents"),
+    )
+    stores = Store.objects.filter(status__in=[SS.SUSPENDED, SS.CLOSED]).filter(Exists(waiting) | Exists(unrefunded))
+    total = 0
+    for store_id in stores.values_list("pk", flat=True):
+        total += store_unaccepted_orders_cancel(store_id=store_id, reason="store suspended or closed", actor=None)
+    return total
 
 
 def sanction_impose(

@@ -153,3 +153,46 @@ def test_credit_repair_from_the_case_is_audited_and_waits_a_year(
     assert case.sanction is not None and case.sanction.lifted_on == decided + timedelta(days=366)
     assert case.events.order_by("-seq").first().action == "credit_repair"  # type: ignore[union-attr]
     assert case_audit_verify(case) is None
+
+
+def test_the_sweep_refunds_a_payment_that_arrived_after_the_suspension(
+    menu: MenuStore, shop: Store, regulator: User, diner: User
+) -> None:
+    from compliance.cases.tasks import sanctioned_stores_orders_settle
+
+    order = place_order(menu, diner, key="late", paid=False)
+    sanction_impose(regulator=regulator, store=shop, kind="suspension", reason="Rats")
+    assert Order.objects.get(pk=order.pk).status == Order.Status.CANCELLED
+    # The diner's payment succeeds at the provider after the order was cancelled.
+    Payment.objects.create(
+        order=order,
+        provider="sandbox",
+        provider_ref=f"sbx_late_{order.pk}",
+        amount_cents=order.total_cents,
+        status=Payment.Status.SUCCEEDED,
+    )
+    assert sanctioned_stores_orders_settle.apply().get() == 0  # nothing to cancel; one refund
+    payment = Payment.objects.get(order=order)
+    assert payment.refunded_cents == payment.amount_cents
+    sanctioned_stores_orders_settle.apply().get()
+    assert Payment.objects.get(order=order).refunded_cents == payment.amount_cents  # not twice
+
+
+def test_a_provider_outage_does_not_undo_the_sanction(
+    menu: MenuStore, shop: Store, regulator: User, diner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from compliance.services import sanctions
+
+    paid = place_order(menu, diner, key="p", paid=True)
+
+    def outage(**kwargs: Any) -> None:
+        raise ConnectionError("provider down")
+
+    monkeypatch.setattr(sanctions, "refund_issue", outage)
+    sanction_impose(regulator=regulator, store=shop, kind="suspension", reason="Rats")
+    shop.refresh_from_db()
+    assert shop.status == Store.Status.SUSPENDED and Order.objects.get(pk=paid.pk).status == Order.Status.CANCELLED
+    monkeypatch.undo()
+    sanctions.sanctioned_stores_orders_settle()
+    payment = Payment.objects.get(order=paid)
+    assert payment.refunded_cents == payment.amount_cents

@@ -20,7 +20,7 @@ if sys.path and Path(sys.path[0]).resolve() == _ROOT / "bench":
 elif str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
-from bench import discovery, http_ping, knn, order_placement, ws_echo  # noqa: E402
+from bench import cases, discovery, http_ping, knn, order_placement, ws_echo  # noqa: E402
 from bench.common import SHARED_CORE_TOLERANCE, background_load, log  # noqa: E402
 
 BENCHES: dict[str, Callable[[], list[dict[str, Any]]]] = {
@@ -29,6 +29,7 @@ BENCHES: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "knn": knn.run,
     "discovery": discovery.run,
     "orders": order_placement.run,
+    "cases": cases.run,
 }
 
 

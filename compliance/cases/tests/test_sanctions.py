@@ -196,3 +196,24 @@ def test_a_provider_outage_does_not_undo_the_sanction(
     sanctions.sanctioned_stores_orders_settle()
     payment = Payment.objects.get(order=paid)
     assert payment.refunded_cents == payment.amount_cents
+
+
+@pytest.mark.parametrize("bound_by", ["credit_code", "legal_rep", "licence", "nothing"])
+def test_a_sanction_follows_the_merchant_by_each_identifier(shop: Store, regulator: User, bound_by: str) -> None:
+    from compliance.cases.selectors import sanction_history_for, sanctions_elsewhere
+    from compliance.models import LegalEntity, Licence, StoreRegistration
+    from delivery.tests.factories import StoreFactory
+
+    sanction = sanction_impose(regulator=regulator, store=shop, kind="delisting", reason="Black workshop")
+    reborn = StoreFactory(name_zh="新开小馆", address="上海市黄浦区某路2号")
+    entity = LegalEntity.objects.create(
+        name="新公司",
+        uscc="91310106MA1FL2XQ0X" if bound_by == "credit_code" else "91310101MA1AAAAA0B",
+        legal_rep_id_hash="a" * 64 if bound_by == "legal_rep" else "b" * 64,
+    )
+    StoreRegistration.objects.create(store=reborn, entity=entity)
+    number = "JY23101060012345" if bound_by == "licence" else "JY23101010099999"
+    Licence.objects.create(kind=Licence.Kind.FOOD_BUSINESS, number=number, store=reborn)
+    found = [s.pk for s in sanctions_elsewhere(reborn)]
+    assert found == ([] if bound_by == "nothing" else [sanction.pk])
+    assert [s.pk for s in sanction_history_for(shop)] == [sanction.pk]

@@ -57,6 +57,7 @@ REFUSALS: dict[str, Any] = {
     "not_repairable": gettext_lazy("Only a dishonest listing is removed by credit repair."),
     "reason_required": gettext_lazy("Give the reason."),
     "no_sanction": gettext_lazy("This case imposed no sanction."),
+    "flag_resolved": gettext_lazy("This flag has resolved itself; its cause is gone."),
 }
 
 

@@ -290,6 +290,8 @@ def case_open_from_flag(*, regulator: User, flag: Flag) -> Case:
         raise CaseRefused("flag_without_store", "This flag names no store.")
     if not access_regulator_store(regulator, flag.store):
         raise CaseRefused("not_found", "No such flag.", status=404)
+    if flag.status != Flag.Status.OPEN and not Case.objects.filter(flag=flag).exclude(status=C.CLOSED).exists():
+        raise CaseRefused("flag_resolved", "This flag has resolved itself; its cause is gone.", status=409)
     return case_open(
         actor=regulator, store=flag.store, title=f"{flag.code}: {flag.store}", source=Case.Source.FLAG, flag=flag
     )

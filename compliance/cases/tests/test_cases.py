@@ -223,3 +223,11 @@ def test_a_suspension_decided_on_a_case_takes_the_store_off(regulator: User, fla
     assert Store.objects.get(pk=case.store_id).status == Store.Status.LIVE
     assert case.sanction is not None
     assert Sanction.objects.get(pk=case.sanction.pk).lifted_on is not None
+
+
+def test_a_resolved_flag_opens_no_case(regulator: User, flag: Flag) -> None:
+    Flag.objects.filter(pk=flag.pk).update(status=Flag.Status.RESOLVED, resolved_at=timezone.now())
+    flag.refresh_from_db()
+    with pytest.raises(CaseRefused) as refused:
+        case_open_from_flag(regulator=regulator, flag=flag)
+    assert refused.value.code == "flag_resolved" and not Case.objects.exists()

@@ -22,6 +22,7 @@ elif str(_ROOT) not in sys.path:
 
 from bench import (  # noqa: E402
     board_events,
+    cases,
     chicago_risk,
     discovery,
     dispatch_batch,
@@ -47,6 +48,7 @@ BENCHES: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "dispatch": dispatch_batch.run,
     "registry": registry_scale.run,
     "chicago_risk": chicago_risk.run,
+    "cases": cases.run,
 }
 
 

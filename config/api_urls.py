@@ -7,4 +7,6 @@ urlpatterns = [
     path("", include("delivery.api")),
     path("", include("delivery.board_api")),
     path("", include("dispatch.api")),
+    path("", include("compliance.cases.api")),
+    path("", include("compliance.cases.complaints_api")),
 ]

@@ -227,6 +227,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "compliance.inspections.tasks.inspection_grades_finalise",
         "schedule": 60.0 * 60,
     },
+    "complaints-escalate": {"task": "compliance.cases.tasks.complaints_escalate", "schedule": 60.0},
+    "sanctioned-stores-orders-settle": {
+        "task": "compliance.cases.tasks.sanctioned_stores_orders_settle",
+        "schedule": 60.0,
+    },
 }
 # Largest accepted scan of a licence or certificate.
 COMPLIANCE_SCAN_MAX_BYTES: int = env.int("COMPLIANCE_SCAN_MAX_BYTES", default=5 * 1024 * 1024)

@@ -1,6 +1,16 @@
 from django.urls import path
 
-from frontend import board, compliance_pages, courier, diner, inspection_pages, views
+from frontend import (
+    board,
+    complaint_pages,
+    compliance_pages,
+    courier,
+    credit_pages,
+    diner,
+    inspection_pages,
+    regulator_pages,
+    views,
+)
 
 app_name = "frontend"
 
@@ -57,4 +67,20 @@ urlpatterns = [
     path("open-data/inspections.json", inspection_pages.open_data_json, name="open_data_json"),
     path("open-data/inspections.csv", inspection_pages.open_data_csv, name="open_data_csv"),
     path("open-data/lives/<slug:name>.csv", inspection_pages.open_data_lives, name="open_data_lives"),
+    path("orders/<str:number>/complaint/", complaint_pages.order_complaint, name="order_complaint"),
+    path("complaints/<int:complaint_id>/close/", complaint_pages.complaint_close_view, name="complaint_close"),
+    # Restaurants: their complaints and their regulatory cases.
+    path("merchant/complaints/", complaint_pages.store_complaints, name="store_complaints"),
+    path("merchant/complaints/<int:complaint_id>/", complaint_pages.store_complaint_act, name="store_complaint_act"),
+    path("merchant/cases/", regulator_pages.merchant_cases, name="merchant_cases"),
+    path("merchant/cases/<int:case_id>/", regulator_pages.merchant_case, name="merchant_case"),
+    # Regulators (compliance.cases).
+    path("regulator/", regulator_pages.dashboard, name="regulator"),
+    path("regulator/flags/<int:flag_id>/case/", regulator_pages.flag_take, name="regulator_flag_take"),
+    path("regulator/cases/<int:case_id>/", regulator_pages.case_page, name="regulator_case"),
+    path("regulator/cases/<int:case_id>/<str:action>/", regulator_pages.case_act, name="regulator_case_act"),
+    # The public credit record.
+    path("credit/", credit_pages.credit_search_page, name="credit_search"),
+    path("credit/entities/<str:uscc>/", credit_pages.credit_entity, name="credit_entity"),
+    path("credit/stores/<int:store_id>/", credit_pages.credit_store, name="credit_store"),
 ]

@@ -25,7 +25,6 @@ from django.db.models import Avg, Count, Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 
 from compliance.inspections.models import Inspection, InspectionViolation
-from compliance.inspections.schemes import ViolationInput, grade_for
 from compliance.models import (
     Complaint,
     ExternalRating,
@@ -595,38 +594,31 @@ def _latest_inspections(ctx: Context) -> dict[int, Inspection]:
 
 
 def rule_inspection_failed(ctx: Context, latest: dict[int, Inspection] | None = None) -> list[Finding]:
-    """The store's latest inspection failed under its own scheme (graded by `grade_for`)."""
+    """The store's latest inspection failed under its own scheme: `Inspection.failed`, which the
+    inspections app sets when it grades (any scheme, imported LIVES feeds included)."""
     latest = latest if latest is not None else _latest_inspections(ctx)
-    violations: dict[int, list[ViolationInput]] = defaultdict(list)
-    for v in InspectionViolation.objects.filter(inspection_id__in=[i.pk for i in latest.values()]).values(
-        "inspection_id", "code", "points", "critical"
-    ):
-        violations[v["inspection_id"]].append(
-            ViolationInput(code=v["code"], points=v["points"], critical=v["critical"])
+    failed = {store_id: i for store_id, i in latest.items() if i.failed}
+    critical: dict[int, list[str]] = defaultdict(list)
+    for inspection_id, code in InspectionViolation.objects.filter(
+        inspection_id__in=[i.pk for i in failed.values()], critical=True
+    ).values_list("inspection_id", "code"):
+        critical[inspection_id].append(code)
+    return [
+        Finding(
+            "INSPECTION_FAILED",
+            store_id,
+            None,
+            {
+                "inspection": inspection.external_ref or inspection.pk,
+                "date": _d(inspection.inspected_on),
+                "scheme": inspection.scheme,
+                "score": inspection.score,
+                "grade": inspection.grade,
+                "critical_violations": critical[inspection.pk],
+            },
         )
-    findings = []
-    for store_id, inspection in latest.items():
-        try:
-            result = grade_for(inspection.scheme, violations[inspection.pk])
-        except ValueError:
-            continue  # a scheme this deployment does not grade
-        if result.failed:
-            findings.append(
-                Finding(
-                    "INSPECTION_FAILED",
-                    store_id,
-                    None,
-                    {
-                        "inspection": inspection.external_ref or inspection.pk,
-                        "date": _d(inspection.inspected_on),
-                        "scheme": inspection.scheme,
-                        "score": result.score,
-                        "grade": result.grade,
-                        "critical_violations": [v.code for v in violations[inspection.pk] if v.critical],
-                    },
-                )
-            )
-    return findings
+        for store_id, inspection in failed.items()
+    ]
 
 
 def rule_inspection_overdue(ctx: Context, latest: dict[int, Inspection] | None = None) -> list[Finding]:

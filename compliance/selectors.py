@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from compliance.models import (
     Flag,
@@ -76,6 +77,16 @@ def couriers_with_valid_certificate_q(*, on: datetime.date | None = None) -> Q:
 def courier_may_go_online(courier: Courier, *, on: datetime.date | None = None) -> bool:
     """The gate of "go online": only with a valid, verified health certificate."""
     return Courier.objects.filter(pk=courier.pk).filter(couriers_with_valid_certificate_q(on=on)).exists()
+
+
+def courier_go_online_refusal(courier: Courier) -> tuple[str, str] | None:
+    """dispatch's go-online check: (code, message) when the courier may not start a shift."""
+    if courier_may_go_online(courier):
+        return None
+    return (
+        "health_certificate_required",
+        str(_("You need a valid health certificate, verified by the platform, to go online.")),
+    )
 
 
 # --- A store's papers ---------------------------------------------------------------------------

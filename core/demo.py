@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import DinerProfile, RegulatorProfile, User
+from core.demo_compliance import seed_demo_compliance
 from core.demo_menus import CUISINES, Cuisine
 from delivery.models import (
     Coupon,
@@ -310,7 +311,9 @@ def seed_demo_city(*, password: str | None = None) -> dict[str, int]:
             },
         )
 
+    counts = seed_demo_compliance([Store.objects.get(name_zh=demo.name_zh) for demo in STORES])
     return {
+        **counts,
         "stores": Store.objects.count(),
         "dishes": MenuItem.objects.count(),
         "couriers": Courier.objects.count(),

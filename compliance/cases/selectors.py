@@ -19,6 +19,7 @@ from django.db.models.functions import Cast
 from accounts.models import RegulatorProfile, User
 from compliance.cases.models import Case, CaseEvent
 from compliance.inspections.models import Inspection
+from compliance.inspections.selectors import store_risk_scores
 from compliance.models import Complaint, ExternalRating, Flag, LegalEntity, Licence, Sanction, StoreRegistration
 from compliance.services.sanctions import sanctions_in_force
 from delivery.models import Review, Store
@@ -52,6 +53,8 @@ class QueueRow:
     severity: str
     case: Case | None = None
     flags: list[Flag] = field(default_factory=list)
+    # The store's inspection risk (0-1, compliance.inspections.selectors.store_risk_scores).
+    risk: float = 0.0
 
     @property
     def severity_label(self) -> str:
@@ -65,9 +68,9 @@ class QueueRow:
 def queue_rank(rows: Sequence[QueueRow], *, now: datetime | None = None) -> list[QueueRow]:
     """The queue's order: the one place that decides who is looked at first.
 
-    Today: most severe flag first, then the oldest. When `compliance.inspections.selectors.
-    store_risk_scores(store_ids)` lands, put the store's risk score between the two here."""
-    return sorted(rows, key=lambda row: (-row.severity_rank, row.since, row.store.pk))
+    Most severe flag first; among equals the store with the higher inspection risk score; then
+    the oldest."""
+    return sorted(rows, key=lambda row: (-row.severity_rank, -row.risk, row.since, row.store.pk))
 
 
 def queue_for(user: User) -> list[QueueRow]:
@@ -99,6 +102,9 @@ def queue_for(user: User) -> list[QueueRow]:
     for flag in flags:
         if not flag.has_case and flag.store is not None:
             rows.append(QueueRow(store=flag.store, since=flag.raised_at, severity=flag.severity, flags=[flag]))
+    risks = store_risk_scores(sorted({row.store.pk for row in rows}))
+    for row in rows:
+        row.risk = risks.get(row.store.pk, 0.0)
     return queue_rank(rows)
 
 

@@ -503,6 +503,7 @@ def _inspections_write(
             "scheme": x["scheme"],
             "score": result.score,
             "grade": result.grade,
+            "failed": result.failed,
         }
         inspection = existing.get(x["ref"])
         if inspection is None:
@@ -515,7 +516,7 @@ def _inspections_write(
             changed.append(inspection)
     Inspection.objects.bulk_create(new, batch_size=2000)
     Inspection.objects.bulk_update(
-        changed, ["store", "inspected_on", "kind", "scheme", "score", "grade"], batch_size=2000
+        changed, ["store", "inspected_on", "kind", "scheme", "score", "grade", "failed"], batch_size=2000
     )
     InspectionViolation.objects.filter(inspection__in=changed).delete()
     InspectionViolation.objects.bulk_create(

@@ -66,7 +66,8 @@ def test_a_late_sweep_sends_only_the_nearest_reminder(
 
 
 def test_courier_gate_needs_a_verified_valid_certificate(courier: Courier, operator: User) -> None:
-    other = CourierFactory()
+    courier.health_certificates.all().delete()  # the persona comes certified
+    other = CourierFactory(certified=False)
     assert not courier_may_go_online(courier, on=TODAY)
     cert = courier_certificate_submit(
         user=courier.user, courier=courier, number="HC-C-1", valid_from=TODAY - datetime.timedelta(days=10), scan=None
@@ -83,6 +84,7 @@ def test_courier_gate_needs_a_verified_valid_certificate(courier: Courier, opera
 def test_a_rejected_certificate_does_not_open_the_gate(courier: Courier, operator: User) -> None:
     from compliance.services.certificates import health_certificate_reject
 
+    courier.health_certificates.all().delete()  # the persona comes certified
     cert = courier_certificate_submit(user=courier.user, courier=courier, number="X", valid_from=TODAY, scan=None)
     health_certificate_reject(operator=operator, certificate=cert)
     assert cert.verification == Verification.REJECTED
@@ -96,3 +98,29 @@ def test_only_the_courier_submits_and_only_operators_verify(courier: Courier, ou
     for user in (outsider, courier.user):
         with pytest.raises(CertificateRefused):
             health_certificate_verify(operator=user, certificate=cert)
+
+
+def test_dispatch_keeps_a_courier_without_a_certificate_offline_and_unoffered(db: None) -> None:
+    from django.contrib.gis.geos import Point
+    from django.utils import timezone
+
+    from dispatch.selectors import couriers_available
+    from dispatch.services.couriers import courier_go_online
+    from dispatch.transitions import TransitionRefused
+
+    # Given two couriers at the same spot, one without a health certificate
+    certified = CourierFactory()
+    uncertified = CourierFactory(certified=False)
+
+    # Then only the certified one may go online
+    with pytest.raises(TransitionRefused) as refused:
+        courier_go_online(courier=uncertified, actor=uncertified.user)
+    assert refused.value.code == "health_certificate_required"
+    assert courier_go_online(courier=certified, actor=certified.user).changed
+
+    # And even if the other were idle with a fresh position, dispatch would not offer it work
+    for c in (certified, uncertified):
+        Courier.objects.filter(pk=c.pk).update(
+            state=Courier.State.IDLE, position=Point(121.45, 31.23, srid=4326), position_at=timezone.now()
+        )
+    assert set(couriers_available().values_list("pk", flat=True)) == {certified.pk}

@@ -43,3 +43,30 @@ def test_a_demo_address_finds_restaurants_at_lunch_and_at_3_am() -> None:
     assert len(lunch) >= 10
     assert 1 <= len(night) < len(lunch)  # the all-night stores only
     assert all(card.delivery_fee_cents > 0 and card.eta_minutes > 0 for card in lunch)
+
+
+def test_the_demo_gives_regulators_something_to_find_and_keeps_the_rest_in_good_standing() -> None:
+    from compliance.models import Flag
+    from core import demo_compliance as dc
+    from dispatch.models import Courier
+    from dispatch.selectors import couriers_available
+    from dispatch.services.couriers import GO_ONLINE_CHECKS
+
+    seed_demo_city(password="pw-for-tests-only")
+    by_name = {demo.name_zh: i for i, demo in enumerate(STORES, start=1)}
+    found = {
+        (code, by_name[name])
+        for code, name in Flag.objects.filter(status="open").values_list("code", "store__name_zh")
+        if name
+    }
+
+    assert {("LICENCE_SHARED", i) for i in dc.SHARED_LICENCE} <= found
+    assert ("LICENCE_EXPIRED", dc.EXPIRED_LICENCE) in found
+    assert ("HEALTH_CERT_MISSING", dc.STAFF_WITHOUT_CERTIFICATE) in found
+    assert ("INSPECTION_FAILED", dc.FAILED_INSPECTION) in found
+    assert not Flag.objects.filter(status="open", code__in=["LICENCE_MISSING", "LICENCE_INVALID"]).exists()
+    # Every courier but the uncertified one may go online
+    couriers = list(Courier.objects.order_by("pk"))
+    refused = [i for i, c in enumerate(couriers, start=1) if any(check(c) for check in GO_ONLINE_CHECKS)]
+    assert refused == list(dc.UNCERTIFIED_COURIERS)
+    assert couriers_available().count() == 0  # nobody is online until the simulator or a courier says so

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -14,13 +16,23 @@ from dispatch.transitions import CourierMove, TransitionRefused, courier_transit
 
 C = Courier.State
 
+# Conditions of going online, each answering None (fine) or (code, readable message). Other apps
+# add theirs in AppConfig.ready(): the compliance app refuses a courier without a valid, verified
+# health certificate. `couriers_available` applies the same rule to whom dispatch offers work.
+GO_ONLINE_CHECKS: list[Callable[[Courier], tuple[str, str] | None]] = []
+
 
 def courier_go_online(*, courier: Courier, actor: User | None) -> CourierMove:
-    """offline -> idle, starting a shift. Idempotent: an online courier stays as they are.
+    """offline -> idle, starting a shift, if every GO_ONLINE_CHECKS allows it (else
+    TransitionRefused with the check's code). Idempotent: an online courier stays as they are.
     Whether they may be offered work is `couriers_available`'s question (fresh position,
     certificates), not this one's."""
     if courier.state != C.OFFLINE:
         return CourierMove(courier=courier, changed=False, from_state=courier.state)
+    for check in GO_ONLINE_CHECKS:
+        refusal = check(courier)
+        if refusal is not None:
+            raise TransitionRefused(*refusal)
     move = courier_transition(
         courier_id=courier.pk,
         to=C.IDLE,

@@ -21,6 +21,22 @@ class CourierFactory(factory.django.DjangoModelFactory):
 
     user = factory.SubFactory(UserFactory)
 
+    @factory.post_generation  # type: ignore[untyped-decorator]
+    def certified(self, create: bool, extracted: bool | None, **kwargs: object) -> None:
+        """A verified health certificate valid for the next year, unless `certified=False`:
+        without one the compliance gate keeps a courier offline and out of dispatch."""
+        if create and extracted is not False:
+            from compliance.models import HealthCertificate, Verification
+
+            today = timezone.localdate()
+            HealthCertificate.objects.create(
+                courier=self,
+                number=f"HC-T{self.pk:06d}",
+                valid_from=today - timedelta(days=1),
+                valid_to=today + timedelta(days=365),
+                verification=Verification.VERIFIED,
+            )
+
 
 def idle_courier(*, lng: float = 121.451, lat: float = 31.231, **fields: object) -> Courier:
     """An online courier with a fresh flushed position: available for dispatch."""

@@ -77,7 +77,7 @@ def test_candidate_query_uses_the_gist_index() -> None:
 
     users = User.objects.bulk_create([User(username=f"knn{i}") for i in range(3000)])
     now = timezone.now()
-    Courier.objects.bulk_create(
+    couriers = Courier.objects.bulk_create(
         [
             Courier(
                 user=u,
@@ -89,8 +89,25 @@ def test_candidate_query_uses_the_gist_index() -> None:
         ],
         batch_size=1000,
     )
+    # Each with a valid health certificate, as the compliance gate in couriers_available wants.
+    from compliance.models import HealthCertificate, Verification
+
+    today = timezone.localdate()
+    HealthCertificate.objects.bulk_create(
+        [
+            HealthCertificate(
+                courier=c,
+                number=f"HC{c.pk}",
+                valid_to=today + timedelta(days=200),
+                verification=Verification.VERIFIED,
+            )
+            for c in couriers
+        ],
+        batch_size=1000,
+    )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE dispatch_courier")
+        cursor.execute("ANALYZE compliance_healthcertificate")
 
     plan = candidates_sql_explain(lng=121.47, lat=31.23, radius_m=3000, limit=10)
 

@@ -231,3 +231,21 @@ def test_a_resolved_flag_opens_no_case(regulator: User, flag: Flag) -> None:
     with pytest.raises(CaseRefused) as refused:
         case_open_from_flag(regulator=regulator, flag=flag)
     assert refused.value.code == "flag_resolved" and not Case.objects.exists()
+
+
+def test_the_queue_ranks_by_severity_then_inspection_risk_then_age() -> None:
+    from compliance.cases.selectors import QueueRow, queue_rank
+
+    now = timezone.now()
+    stores = [Store(pk=i, name_zh=f"店{i}") for i in range(1, 5)]
+    rows = [
+        QueueRow(store=stores[0], since=now - timedelta(days=9), severity=Flag.Severity.MEDIUM, risk=0.9),
+        QueueRow(store=stores[1], since=now, severity=Flag.Severity.HIGH, risk=0.1),
+        QueueRow(store=stores[2], since=now - timedelta(days=1), severity=Flag.Severity.HIGH, risk=0.7),
+        QueueRow(store=stores[3], since=now - timedelta(days=2), severity=Flag.Severity.HIGH, risk=0.1),
+    ]
+
+    ranked = [row.store.pk for row in queue_rank(rows)]
+
+    # The high flags first, the riskier store among them first, then the older; medium last
+    assert ranked == [3, 4, 2, 1]

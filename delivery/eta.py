@@ -104,8 +104,9 @@ def courier_wait_minutes(*, point: Point) -> float:
 
 
 def eta_minutes_for_store(*, store: Store, distance_m: float) -> int:
-    """The refined ETA before ordering: learned prep, supply-based courier wait, travel."""
-    prep = prep_minutes_learned(store=store)
+    """The refined ETA before ordering: learned prep (plus the store's busy-mode minutes) or the
+    supply-based courier wait, whichever is longer, then travel."""
+    prep = prep_minutes_learned(store=store) + store.busy_extra_minutes
     wait = courier_wait_minutes(point=store.location)
     return math.ceil(max(prep, wait)) + travel_minutes(distance_m)
 

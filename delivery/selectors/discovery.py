@@ -22,7 +22,7 @@ from django.contrib.gis.measure import D
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from delivery.eta import eta_minutes
+from delivery.eta import eta_minutes, prep_minutes_learned_many
 from delivery.hours import is_open_at
 from delivery.models import DeliveryFeeBand, HoursException, OpeningHours, Store
 
@@ -104,10 +104,12 @@ def stores_delivering_to(point: Point, *, at: datetime | None = None, sort: str 
     reaches the distance. `sort` is one of SORT_KEYS ("distance", "rating", "eta", "fee"), ties
     broken by distance then id; another value raises ValueError.
 
-    Four queries whatever the number of stores: the stores (spatial filter and distance in one
+    Five queries whatever the number of stores: the stores (spatial filter and distance in one
     statement), then, for those stores at once, their fee bands, the opening periods of the two
-    weekdays that matter (today's, and yesterday's for periods past midnight) and the exceptions
-    of those two dates. The rows come back as tuples, not model instances (a search in central
+    weekdays that matter (today's, and yesterday's for periods past midnight), the exceptions
+    of those two dates, and each store's learned prep time (delivery.eta, from its recent
+    accepted -> ready times; the declared one, plus busy minutes, for a store with no history).
+    The rows come back as tuples, not model instances (a search in central
     Shanghai answers with 100+ stores, and building a thousand model objects would cost more than
     all the SQL). So the cards' stores carry no prefetched relations, and `zone` is deferred
     (reading it costs a query).
@@ -142,6 +144,7 @@ def stores_delivering_to(point: Point, *, at: datetime | None = None, sort: str 
             store_id__in=ids, date__in=[yesterday, today]
         ).values_list("store_id", "date", "closed", "opens", "closes")
     )
+    prep = prep_minutes_learned_many(stores=stores)
     cards: list[StoreCard] = []
     for store in stores:
         distance_m = _metres(store.distance)  # type: ignore[attr-defined]  # the annotation
@@ -159,9 +162,7 @@ def stores_delivering_to(point: Point, *, at: datetime | None = None, sort: str 
                 store=store,
                 distance_m=distance_m,
                 delivery_fee_cents=fee,
-                eta_minutes=eta_minutes(
-                    prep_minutes=store.default_prep_minutes + store.busy_extra_minutes, distance_m=distance_m
-                ),
+                eta_minutes=eta_minutes(prep_minutes=prep[store.pk] + store.busy_extra_minutes, distance_m=distance_m),
                 rating=store.rating_mean,
                 min_order_cents=store.min_order_cents,
             )

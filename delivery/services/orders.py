@@ -15,7 +15,7 @@ from accounts.models import User
 from core.identity import identity_hash, mask_phone
 from core.realtime import event_push_on_commit, group_for_store
 from delivery.coupons import COUPON_MESSAGES, coupon_facts_for, coupon_refusal, coupon_terms
-from delivery.eta import eta_minutes
+from delivery.eta import eta_minutes_for_store
 from delivery.hours import store_is_open
 from delivery.models import (
     Coupon,
@@ -316,12 +316,9 @@ def _create_order(*, diner: User, request: PlaceRequest) -> Order:
         contact_phone_hash=identity_hash(phone, purpose="phone") if phone else "",
         contact_phone_masked=mask_phone(phone) if phone else "",
         note=request.note.strip(),
-        eta_at=now
-        + timedelta(
-            minutes=eta_minutes(
-                prep_minutes=store.default_prep_minutes + store.busy_extra_minutes, distance_m=distance_m
-            )
-        ),
+        # The promise: learned prep (plus busy minutes) or the expected courier wait from the
+        # supply near the store, whichever is longer, then the ride (delivery.eta).
+        eta_at=now + timedelta(minutes=eta_minutes_for_store(store=store, distance_m=distance_m)),
     )
     # Human-readable and unique: the local business date and the row id.
     order.number = f"{timezone.localdate(now):%Y%m%d}{order.pk:07d}"

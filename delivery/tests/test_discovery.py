@@ -239,8 +239,9 @@ def test_a_search_costs_the_same_few_queries_however_many_stores_answer(
         make_store(121.45 + i * 0.001, 31.23)
     point = Point(121.45, 31.23, srid=4326)
 
-    # Stores (spatial filter and distance in one statement), then fee bands, hours, exceptions.
-    with django_assert_num_queries(4):
+    # Stores (spatial filter and distance in one statement), then fee bands, hours, exceptions,
+    # and the learned prep times.
+    with django_assert_num_queries(5):
         cards = stores_delivering_to(point, at=NOON)
     assert len(cards) == 6
 

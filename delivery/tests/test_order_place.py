@@ -67,7 +67,8 @@ def test_placement_snapshots_prices_and_promises_an_eta(diner: User, menu: MenuS
     assert order.contact_phone_masked == "138****5678"
     assert "12345678" not in order.contact_phone_hash
     assert order.number.startswith(timezone.localdate().strftime("%Y%m%d"))
-    assert timezone.now() + timedelta(minutes=20) < order.eta_at < timezone.now() + timedelta(minutes=60)
+    # Prep (15 min declared, no history) or the courier wait, whichever is longer, then the ride
+    assert timezone.now() + timedelta(minutes=15) < order.eta_at < timezone.now() + timedelta(minutes=60)
     assert OrderEvent.objects.get(order=order).to_status == "placed"
 
     # A later menu change never changes what was bought.

@@ -37,9 +37,31 @@ def health_certificate_reminders_send() -> int:
 
 def schedule_flags_reevaluation(*, store_ids: Iterable[int] = (), entity_ids: Iterable[int] = ()) -> None:
     """Queue a re-evaluation of these subjects once the current transaction commits (never for
-    a rolled-back change). Robust: a broker that is down is logged, never fails the change that
-    triggered it; the nightly sweep catches up."""
-    stores, entities = sorted(set(store_ids)), sorted(set(entity_ids))
+    a rolled-back change). One task per transaction, however many rows it wrote (a registry
+    import or the demo seed writes thousands): subjects gather on the connection until the
+    commit. Robust: a broker that is down is logged, never fails the change that triggered it;
+    the nightly sweep catches up."""
+    stores, entities = set(store_ids), set(entity_ids)
     if not stores and not entities:
         return
-    transaction.on_commit(lambda: flags_evaluate.delay(store_ids=stores, entity_ids=entities), robust=True)
+    connection = transaction.get_connection()
+    pending: _Pending | None = getattr(connection, "_compliance_flag_subjects", None)
+    # Our callback is gone when the transaction that registered it committed or rolled back.
+    if pending is None or not any(entry[1] == pending.send for entry in connection.run_on_commit):
+        pending = _Pending()
+        connection._compliance_flag_subjects = pending
+        pending.stores |= stores
+        pending.entities |= entities
+        transaction.on_commit(pending.send, robust=True)
+        return
+    pending.stores |= stores
+    pending.entities |= entities
+
+
+class _Pending:
+    def __init__(self) -> None:
+        self.stores: set[int] = set()
+        self.entities: set[int] = set()
+
+    def send(self) -> None:
+        flags_evaluate.delay(store_ids=sorted(self.stores), entity_ids=sorted(self.entities))

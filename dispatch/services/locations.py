@@ -19,6 +19,7 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,8 +28,9 @@ import redis
 import redis.asyncio
 from django.conf import settings
 from django.db import connection
+from django.db.models.expressions import RawSQL
 
-from core.realtime import event_push, group_for_order_tracking
+from core.realtime import event_push, group_for_order_tracking, group_for_store
 from dispatch.models import Courier, OrderDispatch, TrailPoint
 
 logger = logging.getLogger("dispatch.locations")
@@ -253,6 +255,15 @@ def live_position_get(client: redis.Redis, *, courier_id: int) -> LivePosition |
     return _live(courier_id, raw)  # type: ignore[arg-type]
 
 
+def live_positions_get(client: redis.Redis, *, courier_ids: Sequence[int]) -> dict[int, LivePosition]:
+    """Several couriers' freshest positions in one round trip."""
+    pipe = client.pipeline(transaction=False)
+    for cid in courier_ids:
+        pipe.hgetall(position_key(cid))
+    found = (_live(cid, raw) for cid, raw in zip(courier_ids, pipe.execute(), strict=True))
+    return {p.courier_id: p for p in found if p is not None}
+
+
 def _live(courier_id: int, raw: dict[str, str] | None) -> LivePosition | None:
     if not raw or "lat" not in raw:
         return None
@@ -314,13 +325,36 @@ def _positions_write(positions: list[LivePosition]) -> None:
 
 def _trail_and_track(client: redis.Redis, positions: list[LivePosition]) -> None:
     by_id = {p.courier_id: p for p in positions}
-    active = list(
-        OrderDispatch.objects.filter(courier_id__in=by_id, state=OrderDispatch.State.ASSIGNED).values_list(
-            "order_id", "courier_id"
+    rows = list(
+        OrderDispatch.objects.filter(courier_id__in=by_id, state=OrderDispatch.State.ASSIGNED)
+        # The store's coordinates as plain floats (no GEOS parsing in the flush).
+        .annotate(
+            store_lng=RawSQL(
+                "(SELECT ST_X(s.location::geometry) FROM delivery_store s"
+                " WHERE s.id = dispatch_orderdispatch.store_id)",
+                (),
+            ),
+            store_lat=RawSQL(
+                "(SELECT ST_Y(s.location::geometry) FROM delivery_store s"
+                " WHERE s.id = dispatch_orderdispatch.store_id)",
+                (),
+            ),
+        )
+        .values_list(
+            "order_id",
+            "courier_id",
+            "store_id",
+            "order__number",
+            "courier__state",
+            "courier__speed_kmh",
+            "store_lng",
+            "store_lat",
         )
     )
-    if not active:
+    if not rows:
         return
+    _board_approach(client, rows, by_id)
+    active = [(row[0], row[1]) for row in rows]
     trail: list[TrailPoint] = []
     pipe = client.pipeline(transaction=False)
     for cid in {c for _o, c in active}:
@@ -351,6 +385,35 @@ def _trail_and_track(client: redis.Redis, positions: list[LivePosition]) -> None
         pipe = client.pipeline(transaction=False)
         for cid in trailed:
             pipe.hset(position_key(cid), "tr", by_id[cid].ts)
+        pipe.execute()
+
+
+def _board_approach(client: redis.Redis, rows: list[Any], by_id: dict[int, LivePosition]) -> None:
+    """Tell the store's board how far each courier on the way to it is, at most once per
+    BOARD_APPROACH_SECONDS per courier (a board needs "3 min away", not every ping)."""
+    from dispatch.selectors import courier_approach, metres_between
+
+    approaching = [row for row in rows if row[4] == Courier.State.TO_STORE]
+    if not approaching:
+        return
+    ids = list({row[1] for row in approaching})
+    pipe = client.pipeline(transaction=False)
+    for cid in ids:
+        pipe.hget(position_key(cid), "bp")
+    last = dict(zip(ids, pipe.execute(), strict=True))
+    pushed: set[int] = set()
+    for order_id, courier_id, store_id, number, _state, speed_kmh, store_lng, store_lat in approaching:
+        p = by_id[courier_id]
+        if p.ts - float(last.get(courier_id) or 0) < settings.BOARD_APPROACH_SECONDS:
+            continue
+        distance = metres_between(p.lng, p.lat, store_lng, store_lat)
+        payload = {"order": order_id, "number": number, **courier_approach(distance_m=distance, speed_kmh=speed_kmh)}
+        event_push(group_for_store(store_id), "courier.approaching", payload)
+        pushed.add(courier_id)
+    if pushed:
+        pipe = client.pipeline(transaction=False)
+        for cid in pushed:
+            pipe.hset(position_key(cid), "bp", by_id[cid].ts)
         pipe.execute()
 
 

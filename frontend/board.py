@@ -71,7 +71,7 @@ BOARD_STRINGS = {
     "pool": gettext_lazy("In the open pool"),
     "declined": gettext_lazy("refused"),
     "courierToStore": gettext_lazy("on the way"),
-    "away": gettext_lazy("away"),
+    "away": gettext_lazy("distance"),
     "courierAtStore": gettext_lazy("at the store"),
     "courierToCustomer": gettext_lazy("on the way to the customer"),
     "min": gettext_lazy("min"),

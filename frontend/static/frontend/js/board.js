@@ -199,7 +199,7 @@ function dispatchLine(order) {
     const parts = [`${t.courier}: ${c.name} · ${where}`];
     if (c.state === "to_store" && c.distance_m !== undefined) {
       const km = c.distance_m >= 1000 ? `${(c.distance_m / 1000).toFixed(1)} km` : `${c.distance_m} m`;
-      parts.push(`${km} ${t.away} · ${c.eta_minutes} ${t.min}`);
+      parts.push(`${t.away} ${km} · ${c.eta_minutes} ${t.min}`);
     }
     return el("p", attrs, parts.join(" · "));
   }

@@ -92,12 +92,33 @@ def _fill(n_orders: int, n_couriers: int, seed: int) -> None:
     users = User.objects.bulk_create(
         [User(username=f"bench-batch-{seed}-{i}", password=unusable) for i in range(n_couriers)], batch_size=2000
     )
-    Courier.objects.bulk_create(
+    couriers = Courier.objects.bulk_create(
         [Courier(user=u, state=Courier.State.IDLE, position=Point(*spot(), srid=4326), position_at=now) for u in users],
         batch_size=2000,
     )
+    # Each with a valid, verified health certificate: without one the compliance gate in
+    # couriers_available keeps a courier out of dispatch (and the batch would find nobody).
+    from compliance.models import HealthCertificate, Verification
+
+    today = timezone.localdate()
+    HealthCertificate.objects.bulk_create(
+        [
+            HealthCertificate(
+                courier=c,
+                number=f"HC-BB{seed}-{c.pk}",
+                valid_from=today - timedelta(days=1),
+                valid_to=today + timedelta(days=365),
+                verification=Verification.VERIFIED,
+            )
+            for c in couriers
+        ],
+        batch_size=2000,
+    )
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE dispatch_courier; ANALYZE dispatch_orderdispatch; ANALYZE delivery_order")
+        cursor.execute(
+            "ANALYZE dispatch_courier; ANALYZE dispatch_orderdispatch; ANALYZE delivery_order;"
+            " ANALYZE compliance_healthcertificate"
+        )
 
 
 def _decide() -> dict[str, float]:

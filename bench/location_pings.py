@@ -2,7 +2,7 @@
 same run on the same server, and how many couriers at one ping per 4 s one core holds.
 
 A ping is the real path: `/ws/courier/` (origin check, session auth at connect), JSON decode,
-validation, one Redis round trip (the Lua script: ordering, rate, HSET + GEOADD + SADD), and the
+validation, one Redis round trip (the Lua script: ordering, rate, HSET + SADD), and the
 JSON acknowledgement. The echo is `/ws/me/` ping/pong on the same Daphne (bench.ws_echo's
 client). Flood runs set COURIER_PING_MIN_INTERVAL=0 for that server, since the per-courier rate
 limit is policy, not cost; the fleet runs keep the default limit.

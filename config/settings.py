@@ -258,6 +258,8 @@ DISPATCH_RADIUS_M: int = env.int("DISPATCH_RADIUS_M", default=4000)
 # An offer waits this long for the courier's answer; after DISPATCH_MAX_OFFERS declined or
 # lapsed offers the order goes to the open pool that couriers near the store can grab.
 OFFER_SECONDS: int = env.int("OFFER_SECONDS", default=30)
+# The store's board hears how far an approaching courier is at most this often (seconds).
+BOARD_APPROACH_SECONDS: float = env.float("BOARD_APPROACH_SECONDS", default=15.0)
 DISPATCH_MAX_OFFERS: int = env.int("DISPATCH_MAX_OFFERS", default=3)
 # Location stream: accepted pings per courier at most once per this many seconds; positions
 # older than COURIER_POSITION_MAX_AGE are not used to dispatch.

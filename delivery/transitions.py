@@ -8,6 +8,7 @@ the same statement, an OrderEvent row in the same transaction, and the pushes af
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +59,11 @@ STAMPS: dict[str, str] = {
 ACTIVE = frozenset({S.PLACED, S.PAID, S.ACCEPTED, S.PREPARING, S.READY, S.PICKED_UP})
 # A move into itself that records something new (another partial refund) is not a no-op.
 REPEATABLE = frozenset({S.PARTIALLY_REFUNDED})
+
+# Called inside the transaction of every real move with (order after the move, from-status,
+# actor); other apps add theirs in AppConfig.ready(): dispatch withdraws the courier's offer or
+# task of an order that was cancelled, rejected or refunded.
+TRANSITION_HOOKS: list[Callable[[Order, str, User | None], None]] = []
 
 
 def _schedule_auto_reject(order_id: int) -> None:
@@ -137,6 +143,8 @@ def order_transition(
         OrderEvent.objects.create(
             order=order, actor=actor, actor_role=actor_role, from_status=current, to_status=to, reason=reason
         )
+        for hook in TRANSITION_HOOKS:
+            hook(order, current, actor)
         payload = {"order": order.pk, "number": order.number, "status": order.status, "version": order.version}
         for group in (group_for_store(order.store_id), group_for_user(order.diner_id), group_for_order(order.pk)):
             event_push_on_commit(group, "order.updated", payload)

@@ -66,6 +66,7 @@ class CourierConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     group: str | None = None
     last_accepted: float = 0.0
     last_ts: float = 0.0
+    min_interval: float = 0.0
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -77,6 +78,7 @@ class CourierConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await _refuse(self, CLOSE_FORBIDDEN)
             return
         self.courier_id = courier.pk
+        self.min_interval = settings.COURIER_PING_MIN_INTERVAL
         # A new socket continues from the courier's last accepted ping (a reconnect must not
         # rewind them with a buffered older position).
         self.last_ts = await live_ts_get_async(_redis(), courier_id=courier.pk)
@@ -114,7 +116,7 @@ class CourierConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             # across reconnects (a second socket of the same courier).
             if ping.ts <= self.last_ts:
                 raise PingRefused("out_of_order", "The ping is not newer than the last one.")
-            if now - self.last_accepted < settings.COURIER_PING_MIN_INTERVAL:
+            if now - self.last_accepted < self.min_interval:
                 raise PingRefused("rate_limited", "Pings come too fast; slow down.")
             _buffer().add(courier_id=self.courier_id, ping=ping, now=now)
         except PingRefused as refused:
@@ -122,7 +124,9 @@ class CourierConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             return
         self.last_accepted = now
         self.last_ts = ping.ts
-        await self.send_json({"type": "location.ack", "ts": content.get("ts")})
+        # The ack is written by hand: the same JSON as send_json, without a dict and a dumps
+        # per ping (the ts echoed is the client's, already a validated finite number).
+        await self.send(text_data=f'{{"type":"location.ack","ts":{content["ts"]!r}}}')
 
     async def _error(self, code: str, message: str, **extra: Any) -> None:
         await self.send_json({"type": "error", "code": code, "message": message, **extra})

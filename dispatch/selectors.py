@@ -4,15 +4,18 @@ diner's tracking shows."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.contrib.gis.measure import D
-from django.db import connection
+from django.db import connection, models
 from django.db.models import Q, QuerySet, Sum
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from delivery.models import Order
@@ -225,3 +228,88 @@ def tracking_snapshot(*, order: Order) -> dict[str, object]:
         "store": {"lat": order.store.location.y, "lng": order.store.location.x},
         "dropoff": {"lat": order.delivery_point.y, "lng": order.delivery_point.x},
     }
+
+
+# The mean Earth radius (IUGG, Moritz 2000, "Geodetic Reference System 1980").
+EARTH_RADIUS_M = 6_371_008.8
+
+
+def metres_between(lng1: float, lat1: float, lng2: float, lat2: float) -> float:
+    """Great-circle distance (haversine): plenty for a board's "1.2 km away"."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lng2 - lng1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
+
+
+def courier_approach(*, distance_m: float, speed_kmh: float) -> dict[str, int]:
+    """The courier's distance to the store and the minutes to get there (straight line times
+    DETOUR_FACTOR at the vehicle's speed, as the ETA does)."""
+    from delivery.eta import travel_minutes
+
+    return {"distance_m": int(distance_m), "eta_minutes": travel_minutes(distance_m, speed_kmh=speed_kmh)}
+
+
+def dispatch_board_status(*, order_ids: Sequence[int]) -> dict[int, dict[str, object]]:
+    """For the store's board, per order in dispatch: looking for a courier (since when, how
+    late the food waits, how many offers failed), the current offer's status and countdown, and
+    the assigned courier (a first name only) with their state and, until they reach the store,
+    distance and minutes to it from their freshest position. Three queries and one Redis
+    pipeline for the whole board; the caller checks the store's access."""
+    from core.redis import state_redis
+    from dispatch.services.locations import live_positions_get
+
+    rows = list(
+        OrderDispatch.objects.filter(order_id__in=order_ids)
+        .select_related("courier__user", "order", "store")
+        .defer("store__zone", "store__location", "order__delivery_point")
+        .annotate(
+            store_lng=RawSQL("ST_X(delivery_store.location::geometry)", ()),
+            store_lat=RawSQL("ST_Y(delivery_store.location::geometry)", ()),
+        )
+    )
+    if not rows:
+        return {}
+    offers: dict[int, Any] = {}
+    offered = [r.order_id for r in rows if r.state == OrderDispatch.State.OFFERED]
+    if offered:
+        for offer in (
+            Offer.objects.filter(orders__pk__in=offered, status=Offer.Status.PENDING)
+            .annotate(order_pk=models.F("orders__pk"))
+            .only("pk", "status", "expires_at")
+        ):
+            offers[offer.order_pk] = offer
+    approaching = [
+        r.courier.pk
+        for r in rows
+        if r.state == OrderDispatch.State.ASSIGNED and r.courier and r.courier.state == Courier.State.TO_STORE
+    ]
+    live = live_positions_get(state_redis(), courier_ids=approaching) if approaching else {}
+    now = timezone.now()
+    result: dict[int, dict[str, object]] = {}
+    for r in rows:
+        looking = looking_since(r)
+        delay = 0
+        if looking is not None and r.order.ready_at is not None:
+            delay = max(0, int((now - r.order.ready_at).total_seconds() // 60))
+        pending = offers.get(r.order_id)
+        courier: dict[str, object] | None = None
+        if r.courier is not None and r.state == OrderDispatch.State.ASSIGNED:
+            courier = {"name": r.courier.user.first_name or r.courier.user.username, "state": r.courier.state}
+            position = live.get(r.courier.pk)
+            point = (position.lng, position.lat) if position else None
+            if point is None and r.courier.position is not None:
+                point = (r.courier.position.x, r.courier.position.y)
+            if r.courier.state == Courier.State.TO_STORE and point is not None:
+                distance = metres_between(point[0], point[1], r.store_lng, r.store_lat)
+                courier.update(courier_approach(distance_m=distance, speed_kmh=r.courier.speed_kmh))
+        result[r.order_id] = {
+            "state": r.state,
+            "looking": looking is not None,
+            "looking_since": looking.isoformat() if looking else None,
+            "delay_minutes": delay,
+            "failures": r.failures,
+            "offer": {"status": pending.status, "expires_at": pending.expires_at.isoformat()} if pending else None,
+            "courier": courier,
+        }
+    return result

@@ -369,27 +369,62 @@ def restaurants_play(*, speedup: float) -> int:
         connection.close()
 
 
+def _store_staff(store_id: int, cache: dict[int, Any]) -> Any:
+    """Who plays the store: one of its members (the demo's owner), else a simulated staff
+    member made for it, so every move goes through the board's access check like a tap."""
+    from accounts.models import User
+    from delivery.models import StoreMembership
+
+    if store_id not in cache:
+        member = StoreMembership.objects.filter(store_id=store_id).select_related("user").order_by("pk").first()
+        if member is None:
+            user, _ = User.objects.get_or_create(
+                username=f"sim-staff-{store_id}", defaults={"display_name": f"sim staff {store_id}"}
+            )
+            member, _ = StoreMembership.objects.get_or_create(
+                user=user, store_id=store_id, defaults={"role": StoreMembership.Role.STAFF}
+            )
+        cache[store_id] = member.user
+    return cache[store_id]
+
+
 def _restaurants_step(speedup: float) -> int:
+    """One pass of the stores' staff, through the board's services (`order_accept` with the
+    store's prep time and busy minutes, `order_mark_ready`), exactly what a tap on the board
+    does: the access check, the version, the missed-orders counter, the pushes."""
     from django.utils import timezone
 
     from delivery.models import Order
-    from delivery.transitions import order_transition
+    from delivery.services import board
 
     moved = 0
     now = timezone.now()
-    for order in Order.objects.filter(status=Order.Status.PAID, diner__username__contains="-diner-"):
-        order_transition(
-            order_id=order.pk,
-            to=Order.Status.ACCEPTED,
-            actor=None,
-            actor_role="store",
-            fields={"prep_minutes": order.store.default_prep_minutes},
-        )
+    staff: dict[int, Any] = {}
+    sim_orders = Order.objects.filter(diner__username__contains="-diner-")
+    for order in sim_orders.filter(status=Order.Status.PAID).only("pk", "number", "store_id", "version"):
+        try:
+            board.order_accept(
+                user=_store_staff(order.store_id, staff),
+                store_id=order.store_id,
+                number=order.number,
+                version=order.version,
+            )
+        except board.BoardRefused:  # the diner cancelled, or the deadline passed meanwhile
+            continue
         moved += 1
-    for order in Order.objects.filter(status=Order.Status.ACCEPTED, diner__username__contains="-diner-"):
+    accepted = sim_orders.filter(status__in=[Order.Status.ACCEPTED, Order.Status.PREPARING])
+    for order in accepted.only("pk", "number", "store_id", "version", "prep_minutes", "accepted_at"):
         prep = (order.prep_minutes or 10) * 60 / speedup
         if order.accepted_at and (now - order.accepted_at).total_seconds() >= prep:
-            order_transition(order_id=order.pk, to=Order.Status.READY, actor=None, actor_role="store")
+            try:
+                board.order_mark_ready(
+                    user=_store_staff(order.store_id, staff),
+                    store_id=order.store_id,
+                    number=order.number,
+                    version=order.version,
+                )
+            except board.BoardRefused:
+                continue
             moved += 1
     return moved
 

@@ -20,6 +20,7 @@ from accounts.models import User
 from delivery.models import Order, Payment, TicketPrint
 from delivery.tests.board_helpers import place_paid_order
 from delivery.tests.factories import MenuStore, StoreMembershipFactory, build_menu_store
+from dispatch.services.dispatching import orders_enqueue
 from tests.conftest import ROOT, LiveServer, _free_port, _stop, _test_process_env, session_cookie
 from tests.test_board_live import _redis_up
 
@@ -96,6 +97,9 @@ def test_a_diners_order_appears_on_the_board_and_accept_then_ready_reach_the_din
         assert "alerting" not in board.evaluate("document.body.className")
         mine.locator("#order-status[data-status=accepted]").wait_for(timeout=10000)
         assert Order.objects.get(pk=order.pk).prep_minutes == 20
+        # Dispatch takes the accepted order: the board shows the search for a courier at once.
+        _in_thread(orders_enqueue)
+        board.locator(f"[data-testid=dispatch-{order.number}][data-dispatch=waiting]").wait_for(timeout=10000)
 
         board.get_by_test_id(f"ready-{order.number}").click()
         board.get_by_test_id("col-ready").get_by_test_id(f"order-{order.number}").wait_for()

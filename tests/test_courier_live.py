@@ -18,10 +18,12 @@ from accounts.models import User
 from core.consumers import CLOSE_UNAUTHENTICATED
 from core.redis import state_redis
 from delivery.models import Order, Store
+from delivery.transitions import order_transition
 from dispatch.consumers import CLOSE_FORBIDDEN
 from dispatch.models import Courier, OrderDispatch
 from dispatch.services.locations import Ping, courier_location_update, live_position_get, positions_flush
-from dispatch.tests.factories import CourierFactory, make_order
+from dispatch.services.offers import offer_create
+from dispatch.tests.factories import CourierFactory, idle_courier, make_order, waiting_dispatch
 from tests.conftest import LiveServer, session_cookie
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -150,3 +152,33 @@ def test_only_the_orders_diner_watches_the_courier(
     snapshot, moved = asyncio.run(scenario())
     assert snapshot["type"] == "tracking.snapshot" and snapshot["active"] and snapshot["dropoff_code"] == "5678"
     assert moved["type"] == "courier.position" and (moved["lat"], moved["lng"]) == (31.229, 121.452)
+
+
+def test_a_cancelled_order_is_withdrawn_from_the_couriers_app(
+    daphne_server: LiveServer, diner: User, store: Store
+) -> None:
+    courier = idle_courier()
+    order = make_order(diner=diner, store=store)
+    waiting_dispatch(order)
+    offer = offer_create(courier_id=courier.pk, order_ids=[order.pk])
+    assert offer is not None
+    cookie = session_cookie(courier.user)
+
+    def cancel() -> None:
+        try:
+            order_transition(order_id=order.pk, to=Order.Status.CANCELLED, actor=diner, actor_role="diner")
+        finally:
+            connection.close()  # this worker thread's own connection
+
+    async def scenario() -> dict[str, Any]:
+        url = f"{daphne_server.ws_url}/ws/courier/"
+        async with connect(url, additional_headers=_headers(daphne_server, cookie)) as ws:
+            await sync_to_async(cancel, thread_sensitive=False)()
+            while (event := await _recv(ws))["type"] != "offer.withdrawn":
+                pass
+            return event
+
+    event = asyncio.run(scenario())
+    assert event["offer"] == offer.pk and event["order"] == order.pk
+    courier.refresh_from_db()
+    assert courier.state == Courier.State.IDLE

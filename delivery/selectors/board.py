@@ -92,7 +92,14 @@ def board_orders(*, store: Store, now: datetime | None = None) -> list[dict[str,
     printed = set(
         TicketPrint.objects.filter(order__in=orders, kind=TicketPrint.Kind.AUTO).values_list("order_id", flat=True)
     )
-    return [board_order_data(o, now=now, auto_printed=o.pk in printed) for o in orders]
+    # How the search for a courier goes (dispatch's read; imported here, as delivery.eta does,
+    # because dispatch builds on delivery and not the other way round).
+    from dispatch.selectors import dispatch_board_status
+
+    dispatch = dispatch_board_status(order_ids=[o.pk for o in orders])
+    return [
+        {**board_order_data(o, now=now, auto_printed=o.pk in printed), "dispatch": dispatch.get(o.pk)} for o in orders
+    ]
 
 
 def board_store_data(store: Store, *, now: datetime | None = None) -> dict[str, Any]:

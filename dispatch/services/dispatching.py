@@ -30,10 +30,12 @@ from dispatch.selectors import Candidate, candidates_for_stores
 from dispatch.services.leases import LeaseHold, lease_acquire
 from dispatch.services.offers import (
     DISPATCHABLE_ORDER_STATES,
+    ORDER_ENDED_STATES,
     dispatch_status_push,
     offer_create,
     offers_expire,
     order_dispatch_ensure,
+    order_dispatch_withdraw,
 )
 
 DS = OrderDispatch.State
@@ -82,10 +84,13 @@ def orders_enqueue() -> int:
             dispatch = order_dispatch_ensure(order=order)
             dispatch_status_push(dispatch)
         entered += 1
-    OrderDispatch.objects.filter(
-        state__in=[DS.WAITING, DS.POOL],
-        order__status__in=[Order.Status.CANCELLED, Order.Status.REJECTED, Order.Status.REFUNDED],
-    ).update(state=DS.CANCELLED)
+    # A backstop: order_transition's hook withdraws at once; rows left behind by any other
+    # path (a bulk update) are withdrawn here, offers and tasks included.
+    stale = OrderDispatch.objects.filter(
+        state__in=[DS.WAITING, DS.POOL, DS.OFFERED, DS.ASSIGNED], order__status__in=ORDER_ENDED_STATES
+    )
+    for order_id in stale.values_list("order_id", flat=True):
+        order_dispatch_withdraw(order_id=order_id, actor=None, reason="order ended")
     return entered
 
 

@@ -5,8 +5,10 @@ Why Redis first and PostGIS in batches: a courier pings every few seconds, and m
 that sits under a GiST index is never a HOT update in PostgreSQL (the indexed column changes, so
 every update writes a new heap tuple and a new index entry, and the WAL for both). Measured on
 this project's 2-core machine: about 5 k durable point updates/s in PostgreSQL against about
-64 k/s GEOADD in Redis (issue 5). So each ping is one Redis round trip (a Lua script that checks
-ordering and rate, then HSET + GEOADD + SADD to a "dirty" set), and the dispatcher flushes the
+64 k/s GEOADD in Redis (issue 5). So each ping is one Redis write (a Lua script that checks
+ordering and rate, then HSET + SADD to a "dirty" set; the consumer batches many couriers' pings
+into one call, see PingBuffer; no GEOADD: nothing searched the geo set, so it was dropped from
+the per-ping path), and the dispatcher flushes the
 dirty couriers into `dispatch_courier.position` in one UPDATE per batch every few seconds, which
 is what candidate search (KNN on the GiST index) reads; couriers carrying an order also get a
 downsampled TrailPoint. The diner's map is fed from the same flush, so it is throttled for free.
@@ -19,16 +21,18 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 import redis.asyncio
 from django.conf import settings
 from django.db import connection
+from django.db.models.expressions import RawSQL
 
-from core.realtime import event_push, group_for_order_tracking
+from core.realtime import event_push, group_for_order_tracking, group_for_store
 from dispatch.models import Courier, OrderDispatch, TrailPoint
 
 logger = logging.getLogger("dispatch.locations")
@@ -50,7 +54,6 @@ if last[2] and (tonumber(ARGV[8]) - tonumber(last[2])) < tonumber(ARGV[9]) then 
 redis.call('HSET', KEYS[1], 'lng', ARGV[2], 'lat', ARGV[3], 'ts', ARGV[4], 'acc', ARGV[5],
            'hd', ARGV[6], 'sp', ARGV[7], 'rx', ARGV[8])
 redis.call('EXPIRE', KEYS[1], 86400)
-redis.call('GEOADD', KEYS[2], ARGV[2], ARGV[3], ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[1])
 return 1
 """
@@ -74,7 +77,6 @@ while i <= #ARGV do
     redis.call('HSET', key, 'lng', ARGV[i + 1], 'lat', ARGV[i + 2], 'ts', ARGV[i + 3], 'acc', ARGV[i + 4],
                'hd', ARGV[i + 5], 'sp', ARGV[i + 6], 'rx', ARGV[i + 7])
     redis.call('EXPIRE', key, 86400)
-    redis.call('GEOADD', KEYS[1], ARGV[i + 1], ARGV[i + 2], id)
     redis.call('SADD', KEYS[2], id)
     applied = applied + 1
   end
@@ -103,8 +105,9 @@ class PingRefused(Exception):
         super().__init__(message)
 
 
-@dataclass(frozen=True)
-class Ping:
+class Ping(NamedTuple):
+    """One validated ping (immutable; a NamedTuple: the consumer builds one per message)."""
+
     lat: float
     lng: float
     accuracy: float
@@ -113,35 +116,51 @@ class Ping:
     ts: float  # seconds since the epoch
 
 
-def _number(content: dict[str, Any], name: str, *, required: bool, low: float, high: float) -> float:
-    value = content.get(name)
+_BOUNDS = (
+    ("lat", True, -90.0, 90.0),
+    ("lng", True, -180.0, 180.0),
+    ("accuracy", False, 0.0, 10_000.0),
+    ("heading", False, 0.0, 360.0),
+    ("speed", False, 0.0, 100.0),
+    ("ts", True, 0.0, 1e14),
+)
+
+
+def _invalid(name: str, value: Any, required: bool, low: float, high: float) -> PingRefused:
+    """The refusal for one field that failed the fast check (the slow path, errors only)."""
     if value is None:
-        if required:
-            raise PingRefused("invalid", f"{name} is required.")
-        return -1.0
+        return PingRefused("invalid", f"{name} is required.")
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise PingRefused("invalid", f"{name} must be a number.")
-    if not low <= value <= high:
-        raise PingRefused("out_of_range", f"{name} must be between {low} and {high}.")
-    return float(value)
+        return PingRefused("invalid", f"{name} must be a number.")
+    return PingRefused("out_of_range", f"{name} must be between {low} and {high}.")
 
 
 def ping_parse(content: dict[str, Any], *, now: float) -> Ping:
     """Validate one ping `{lat, lng, accuracy, heading, speed, ts}` (ts in ms or s since the
-    epoch). Raises PingRefused with a stable code."""
-    lat = _number(content, "lat", required=True, low=-90, high=90)
-    lng = _number(content, "lng", required=True, low=-180, high=180)
-    accuracy = _number(content, "accuracy", required=False, low=0, high=10_000)
-    heading = _number(content, "heading", required=False, low=0, high=360)
-    speed = _number(content, "speed", required=False, low=0, high=100)
-    ts = _number(content, "ts", required=True, low=0, high=1e14)
+    epoch). Raises PingRefused with a stable code.
+
+    This runs for every ping a courier sends, so the common case is one loop of exact type
+    checks and chained comparisons (NaN fails every comparison, infinities fail the bounds;
+    bool is excluded by the exact type test); the readable reason is worked out only for a
+    refusal (bench/location_pings.py measures the path)."""
+    values: list[float] = []
+    for name, required, low, high in _BOUNDS:
+        value: Any = content.get(name)
+        kind = type(value)
+        if (kind is float or kind is int) and low <= value <= high:
+            values.append(float(value))
+        elif value is None and not required:
+            values.append(-1.0)
+        else:
+            raise _invalid(name, value, required, low, high)
+    lat, lng, accuracy, heading, speed, ts = values
     if ts > 1e11:  # milliseconds, as browsers give them
         ts /= 1000
     if ts > now + FUTURE_TOLERANCE_SECONDS:
         raise PingRefused("future", "The ping's time is in the future.")
     if ts < now - MAX_PING_AGE_SECONDS:
         raise PingRefused("stale", "The ping is too old.")
-    return Ping(lat=lat, lng=lng, accuracy=accuracy, heading=heading, speed=speed, ts=ts)
+    return Ping(lat, lng, accuracy, heading, speed, ts)
 
 
 def _script_args(courier_id: int, ping: Ping, now: float) -> tuple[list[str], list[Any]]:
@@ -253,6 +272,15 @@ def live_position_get(client: redis.Redis, *, courier_id: int) -> LivePosition |
     return _live(courier_id, raw)  # type: ignore[arg-type]
 
 
+def live_positions_get(client: redis.Redis, *, courier_ids: Sequence[int]) -> dict[int, LivePosition]:
+    """Several couriers' freshest positions in one round trip."""
+    pipe = client.pipeline(transaction=False)
+    for cid in courier_ids:
+        pipe.hgetall(position_key(cid))
+    found = (_live(cid, raw) for cid, raw in zip(courier_ids, pipe.execute(), strict=True))
+    return {p.courier_id: p for p in found if p is not None}
+
+
 def _live(courier_id: int, raw: dict[str, str] | None) -> LivePosition | None:
     if not raw or "lat" not in raw:
         return None
@@ -314,13 +342,36 @@ def _positions_write(positions: list[LivePosition]) -> None:
 
 def _trail_and_track(client: redis.Redis, positions: list[LivePosition]) -> None:
     by_id = {p.courier_id: p for p in positions}
-    active = list(
-        OrderDispatch.objects.filter(courier_id__in=by_id, state=OrderDispatch.State.ASSIGNED).values_list(
-            "order_id", "courier_id"
+    rows = list(
+        OrderDispatch.objects.filter(courier_id__in=by_id, state=OrderDispatch.State.ASSIGNED)
+        # The store's coordinates as plain floats (no GEOS parsing in the flush).
+        .annotate(
+            store_lng=RawSQL(
+                "(SELECT ST_X(s.location::geometry) FROM delivery_store s"
+                " WHERE s.id = dispatch_orderdispatch.store_id)",
+                (),
+            ),
+            store_lat=RawSQL(
+                "(SELECT ST_Y(s.location::geometry) FROM delivery_store s"
+                " WHERE s.id = dispatch_orderdispatch.store_id)",
+                (),
+            ),
+        )
+        .values_list(
+            "order_id",
+            "courier_id",
+            "store_id",
+            "order__number",
+            "courier__state",
+            "courier__speed_kmh",
+            "store_lng",
+            "store_lat",
         )
     )
-    if not active:
+    if not rows:
         return
+    _board_approach(client, rows, by_id)
+    active = [(row[0], row[1]) for row in rows]
     trail: list[TrailPoint] = []
     pipe = client.pipeline(transaction=False)
     for cid in {c for _o, c in active}:
@@ -351,6 +402,35 @@ def _trail_and_track(client: redis.Redis, positions: list[LivePosition]) -> None
         pipe = client.pipeline(transaction=False)
         for cid in trailed:
             pipe.hset(position_key(cid), "tr", by_id[cid].ts)
+        pipe.execute()
+
+
+def _board_approach(client: redis.Redis, rows: list[Any], by_id: dict[int, LivePosition]) -> None:
+    """Tell the store's board how far each courier on the way to it is, at most once per
+    BOARD_APPROACH_SECONDS per courier (a board needs "3 min away", not every ping)."""
+    from dispatch.selectors import courier_approach, metres_between
+
+    approaching = [row for row in rows if row[4] == Courier.State.TO_STORE]
+    if not approaching:
+        return
+    ids = list({row[1] for row in approaching})
+    pipe = client.pipeline(transaction=False)
+    for cid in ids:
+        pipe.hget(position_key(cid), "bp")
+    last = dict(zip(ids, pipe.execute(), strict=True))
+    pushed: set[int] = set()
+    for order_id, courier_id, store_id, number, _state, speed_kmh, store_lng, store_lat in approaching:
+        p = by_id[courier_id]
+        if p.ts - float(last.get(courier_id) or 0) < settings.BOARD_APPROACH_SECONDS:
+            continue
+        distance = metres_between(p.lng, p.lat, store_lng, store_lat)
+        payload = {"order": order_id, "number": number, **courier_approach(distance_m=distance, speed_kmh=speed_kmh)}
+        event_push(group_for_store(store_id), "courier.approaching", payload)
+        pushed.add(courier_id)
+    if pushed:
+        pipe = client.pipeline(transaction=False)
+        for cid in pushed:
+            pipe.hset(position_key(cid), "bp", by_id[cid].ts)
         pipe.execute()
 
 

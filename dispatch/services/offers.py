@@ -310,3 +310,70 @@ def pool_grab(*, order_id: int, courier: Courier, actor: User | None) -> OrderDi
             expected_from=frozenset({C.IDLE}),
         )
         return OrderDispatch.objects.get(order_id=order_id)
+
+
+# Order states that end the order before delivery (or undo it): no courier should carry it.
+ORDER_ENDED_STATES = frozenset({Order.Status.CANCELLED, Order.Status.REJECTED, Order.Status.REFUNDED})
+
+
+def order_ended_withdraw(order: Order, from_status: str, actor: User | None) -> None:
+    """delivery.transitions hook: an order that was cancelled, rejected or refunded leaves
+    dispatch at once (in the same transaction as the order's move)."""
+    if order.status in ORDER_ENDED_STATES:
+        order_dispatch_withdraw(order_id=order.pk, actor=actor, reason=f"order {order.status}")
+
+
+def order_dispatch_withdraw(*, order_id: int, actor: User | None, reason: str) -> OrderDispatch | None:
+    """Take an order that ended away from dispatch: dispatch -> cancelled. A pending offer that
+    names it is withdrawn (the courier's app hears `offer.withdrawn`, the courier is idle again,
+    the other orders of a bundled offer go back to waiting with no penalty: nobody refused them);
+    a courier assigned to it loses that task (`task.withdrawn`) and is idle once they carry
+    nothing else. Idempotent; None when the order never entered dispatch."""
+    with transaction.atomic():
+        dispatch = OrderDispatch.objects.select_for_update().filter(order_id=order_id).first()
+        if dispatch is None or dispatch.state in (DS.DONE, DS.CANCELLED):
+            return dispatch
+        previous, courier_id = dispatch.state, dispatch.courier_id
+        now = timezone.now()
+        OrderDispatch.objects.filter(pk=dispatch.pk).update(
+            state=DS.CANCELLED, version=F("version") + 1, updated_at=now
+        )
+        touched = [order_id]
+        if previous == DS.OFFERED:
+            for offer in Offer.objects.select_for_update().filter(orders__pk=order_id, status=Offer.Status.PENDING):
+                offer_transition(offer_id=offer.pk, to=Offer.Status.WITHDRAWN, actor=actor, reason=reason)
+                others = [pk for pk in offer.orders.values_list("pk", flat=True) if pk != order_id]
+                OrderDispatch.objects.filter(order_id__in=others, state=DS.OFFERED).update(
+                    state=DS.WAITING, version=F("version") + 1, updated_at=now
+                )
+                touched += others
+                courier = Courier.objects.get(pk=offer.courier_id)
+                if courier.state == C.OFFERED:
+                    courier_transition(
+                        courier_id=courier.pk,
+                        to=C.IDLE,
+                        actor=actor,
+                        reason=reason,
+                        expected_from=frozenset({C.OFFERED}),
+                    )
+                event_push_on_commit(
+                    group_for_user(courier.user_id),
+                    "offer.withdrawn",
+                    {"offer": offer.pk, "order": order_id, "reason": reason},
+                )
+        elif previous == DS.ASSIGNED and courier_id is not None:
+            courier = Courier.objects.get(pk=courier_id)
+            carrying = OrderDispatch.objects.filter(courier_id=courier_id, state=DS.ASSIGNED)
+            if not carrying.exists():
+                if courier.state in (C.TO_STORE, C.AT_STORE, C.TO_CUSTOMER):
+                    courier_transition(courier_id=courier_id, to=C.IDLE, actor=actor, reason=reason)
+            elif courier.state == C.AT_STORE and not carrying.filter(order__picked_up_at__isnull=True).exists():
+                # What is left of the task is already in the bag: on to the customers.
+                courier_transition(courier_id=courier_id, to=C.TO_CUSTOMER, actor=actor, reason=reason)
+            event_push_on_commit(
+                group_for_user(courier.user_id), "task.withdrawn", {"order": order_id, "reason": reason}
+            )
+        for row in OrderDispatch.objects.filter(order_id__in=touched):
+            dispatch_status_push(row)
+        dispatch.refresh_from_db()
+    return dispatch

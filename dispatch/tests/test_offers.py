@@ -13,7 +13,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from delivery.models import Order, Store
+from delivery.transitions import order_transition
 from dispatch.models import Courier, Offer, OrderDispatch
+from dispatch.services.dispatching import orders_enqueue
 from dispatch.services.leases import lease_acquire
 from dispatch.services.offers import offer_accept, offer_create, offer_decline, offers_expire, pool_grab
 from dispatch.tests.factories import idle_courier, make_order, waiting_dispatch
@@ -211,3 +213,64 @@ def test_renewing_ones_own_lease_keeps_the_token() -> None:
     first = lease_acquire(zone_key="z", holder="a", seconds=30)
     again = lease_acquire(zone_key="z", holder="a", seconds=30)
     assert first is not None and again is not None and again.token == first.token
+
+
+def _cancel(order: Order) -> None:
+    order_transition(order_id=order.pk, to=Order.Status.CANCELLED, actor=None, actor_role="system", reason="test")
+
+
+def test_cancelling_an_offered_order_withdraws_the_offer(diner: User, store: Store) -> None:
+    order, courier = _setup(diner, store)
+    bundled = make_order(diner=diner, store=store)
+    waiting_dispatch(bundled)
+    offer = offer_create(courier_id=courier.pk, order_ids=[order.pk, bundled.pk])
+    assert offer is not None
+
+    _cancel(order)
+
+    offer.refresh_from_db()
+    courier.refresh_from_db()
+    assert offer.status == Offer.Status.WITHDRAWN
+    assert courier.state == Courier.State.IDLE
+    assert OrderDispatch.objects.get(order=order).state == DS.CANCELLED
+    # The other order of the bundle goes back with no penalty: nobody refused it.
+    other = OrderDispatch.objects.get(order=bundled)
+    assert (other.state, other.failures, other.excluded_couriers) == (DS.WAITING, 0, [])
+    with pytest.raises(TransitionRefused):
+        offer_accept(offer_id=offer.pk, courier=courier, actor=courier.user)
+
+
+def test_cancelling_an_assigned_order_takes_the_task_back(diner: User, store: Store) -> None:
+    order, courier = _setup(diner, store)
+    kept = make_order(diner=diner, store=store)
+    waiting_dispatch(kept)
+    offer = offer_create(courier_id=courier.pk, order_ids=[order.pk, kept.pk])
+    assert offer is not None
+    offer_accept(offer_id=offer.pk, courier=courier, actor=courier.user)
+
+    _cancel(order)
+    courier.refresh_from_db()
+    # Still carrying the other order of the bundle: still on the way to the store.
+    assert courier.state == Courier.State.TO_STORE
+    assert OrderDispatch.objects.get(order=order).state == DS.CANCELLED
+
+    _cancel(kept)
+    _cancel(kept)  # a retried cancel changes nothing
+    courier.refresh_from_db()
+    assert courier.state == Courier.State.IDLE
+    assert not OrderDispatch.objects.filter(courier=courier, state=DS.ASSIGNED).exists()
+    assert list(courier.events.order_by("pk").values_list("to_state", flat=True))[-1] == Courier.State.IDLE
+
+
+def test_orders_ended_behind_the_services_back_are_withdrawn_by_the_dispatcher(diner: User, store: Store) -> None:
+    order, courier = _setup(diner, store)
+    offer = offer_create(courier_id=courier.pk, order_ids=[order.pk])
+    assert offer is not None
+    Order.objects.filter(pk=order.pk).update(status=Order.Status.REJECTED)  # no hook ran
+
+    orders_enqueue()
+
+    offer.refresh_from_db()
+    courier.refresh_from_db()
+    assert offer.status == Offer.Status.WITHDRAWN and courier.state == Courier.State.IDLE
+    assert OrderDispatch.objects.get(order=order).state == DS.CANCELLED

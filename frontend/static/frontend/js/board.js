@@ -167,7 +167,8 @@ function card(order) {
   } else if (order.pickup_at) {
     meta.append(`${t.pickup} ${clock(order.pickup_at)}`);
   }
-  if (order.courier) meta.append(el("span", { class: "courier" }, ` · ${t.courier}`));
+  const dispatch = dispatchLine(order);
+  if (order.courier && !dispatch) meta.append(el("span", { class: "courier" }, ` · ${t.courier}`));
   const late = isLate(order);
   return el(
     "li",
@@ -176,10 +177,42 @@ function card(order) {
     el("header", {}, el("strong", { class: "num" }, `#${order.number.slice(-4)}`), " ", el("small", {}, order.number),
       late ? el("span", { class: "late-tag" }, t.late) : null),
     meta,
+    dispatch,
     lines,
     order.note ? el("p", { class: "note" }, `${t.note}: ${order.note}`) : null,
     actions,
   );
+}
+
+// How the search for a courier goes (order.dispatch from the board API, patched live by
+// `courier.approaching`): looking and for how long, the offer's countdown, the courier and how
+// far they are from the store.
+function dispatchLine(order) {
+  const d = order.dispatch;
+  if (!d || ["done", "cancelled"].includes(d.state)) return null;
+  const attrs = { class: "dispatch", "data-testid": `dispatch-${order.number}`, "data-dispatch": d.state };
+  if (d.courier) {
+    const c = d.courier;
+    let where = t.courierToStore;
+    if (c.state === "at_store") where = t.courierAtStore;
+    else if (c.state === "to_customer") where = t.courierToCustomer;
+    const parts = [`${t.courier}: ${c.name} · ${where}`];
+    if (c.state === "to_store" && c.distance_m !== undefined) {
+      const km = c.distance_m >= 1000 ? `${(c.distance_m / 1000).toFixed(1)} km` : `${c.distance_m} m`;
+      parts.push(`${t.away} ${km} · ${c.eta_minutes} ${t.min}`);
+    }
+    return el("p", attrs, parts.join(" · "));
+  }
+  const since = d.looking_since ? Math.max(0, Math.floor((now() - new Date(d.looking_since).getTime()) / 60000)) : 0;
+  const parts = [`${d.state === "pool" ? t.pool : t.looking} ${t.lookingFor} ${since} ${t.min}`];
+  if (d.delay_minutes > 0) parts.push(`${t.foodWaiting} ${d.delay_minutes} ${t.min}`);
+  if (d.offer && d.offer.status === "pending") {
+    parts.push(el("span", { class: "offer-countdown", "data-deadline": d.offer.expires_at }, t.offered));
+  }
+  if (d.failures > 0) parts.push(`${d.failures}× ${t.declined}`);
+  const line = el("p", { ...attrs, class: "dispatch looking" });
+  parts.forEach((part, i) => line.append(i ? " · " : "", part));
+  return line;
 }
 
 function render() {
@@ -215,6 +248,10 @@ function tick() {
   for (const node of document.querySelectorAll(".countdown")) {
     const left = Math.max(0, Math.round((new Date(node.dataset.deadline).getTime() - now()) / 1000));
     node.textContent = `${t.acceptBy} ${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+  }
+  for (const node of document.querySelectorAll(".offer-countdown")) {
+    const left = Math.max(0, Math.round((new Date(node.dataset.deadline).getTime() - now()) / 1000));
+    node.textContent = `${t.offered} (${left} ${t.secondsLeft})`;
   }
   for (const node of document.querySelectorAll("li.order")) {
     const order = orders.get(node.dataset.number);
@@ -391,7 +428,13 @@ window.boardLive = new LiveSocket(config.ws, {
       const known = orders.get(event.number);
       if (known && known.version >= event.version) return; // already shown (or newer)
       resync();
-    } else if (event.type === "store.updated" || event.type === "ticket.printed") {
+    } else if (event.type === "courier.approaching") {
+      // Throttled by the server; patched in place (no refetch for every step of the courier).
+      const known = orders.get(event.number);
+      if (!known || !known.dispatch || !known.dispatch.courier) return resync();
+      Object.assign(known.dispatch.courier, { distance_m: event.distance_m, eta_minutes: event.eta_minutes });
+      render();
+    } else if (["store.updated", "ticket.printed", "dispatch.updated", "courier.arrived", "courier.problem"].includes(event.type)) {
       resync();
     }
   },

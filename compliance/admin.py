@@ -1,5 +1,5 @@
 """Operators see the compliance records in Django's admin. Whatever has a state that moves only
-through a service (verification, sanctions, complaints, flags) is read-only here; licences and
+through a service (licences, certificates, sanctions, complaints, flags) is read-only here; licences and
 health certificates are verified or rejected by admin actions that call the services, so the
 compare-and-swap, who and when, and the flag re-evaluation happen exactly as on the pages."""
 
@@ -24,6 +24,21 @@ from compliance.models import (
 )
 from compliance.services.certificates import CertificateRefused, health_certificate_verify
 from compliance.services.licences import LicenceRefused, licence_verify
+
+
+class ServiceOwnedAdmin[M: Any](admin.ModelAdmin[M]):
+    """Every field read-only, no adding or deleting: the row changes only through its services
+    (a licence's number or dates changed here would skip the review it must go back to); the
+    actions below call them."""
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in self.model._meta.concrete_fields]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class ReadOnlyAdmin[M: Any](admin.ModelAdmin[M]):
@@ -57,12 +72,10 @@ class StoreRegistrationAdmin(admin.ModelAdmin[StoreRegistration]):
 
 
 @admin.register(Licence)
-class LicenceAdmin(admin.ModelAdmin[Licence]):
+class LicenceAdmin(ServiceOwnedAdmin[Licence]):
     list_display = ("number", "kind", "store", "entity", "valid_to", "verification", "verified_by", "verified_at")
     list_filter = ("kind", "verification", "number_check")
     search_fields = ("number", "store__name_zh", "entity__name", "entity__uscc", "external_ref")
-    raw_id_fields = ("store", "entity")
-    readonly_fields = ("number_check", "verification", "verified_by", "verified_at", "review_due_at")
     actions = ("verify",)
 
     @admin.action(description=_("Verify the selected licences"))
@@ -99,12 +112,10 @@ class StaffMemberAdmin(admin.ModelAdmin[StaffMember]):
 
 
 @admin.register(HealthCertificate)
-class HealthCertificateAdmin(admin.ModelAdmin[HealthCertificate]):
+class HealthCertificateAdmin(ServiceOwnedAdmin[HealthCertificate]):
     list_display = ("number", "staff", "courier", "valid_to", "verification", "verified_by")
     list_filter = ("verification",)
     search_fields = ("number", "staff__name", "courier__username")
-    raw_id_fields = ("staff", "courier")
-    readonly_fields = ("verification", "verified_by", "verified_at", "reminders_sent")
     actions = ("verify",)
 
     @admin.action(description=_("Verify the selected health certificates"))

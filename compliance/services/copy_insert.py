@@ -14,8 +14,10 @@ an instance per row is the cost (ratings).
 from __future__ import annotations
 
 import datetime
+import decimal
 import io
 import json
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -53,6 +55,8 @@ def _text(value: Any, field: models.Field[Any, Any] | None = None) -> str:
         return str(value)
     if isinstance(value, str):
         return value.translate(_COPY_ESCAPES)
+    if isinstance(value, uuid.UUID | decimal.Decimal):
+        return str(value)
     if isinstance(value, datetime.datetime):
         if timezone.is_naive(value):
             raise ValueError("naive datetime in a COPY row")

@@ -94,6 +94,8 @@ def test_verification_cannot_be_typed_into_the_form(staff_client: Client, record
     assert isinstance(licence, Licence)
     page = staff_client.get(reverse("admin:compliance_licence_change", args=[licence.pk])).content.decode()
     assert 'name="verification"' not in page
+    # Nor the number or dates: a changed licence goes back under review, through its service.
+    assert 'name="number"' not in page and 'name="valid_to"' not in page
 
 
 @pytest.mark.parametrize("key, model", [("sanction", "sanction"), ("complaint", "complaint"), ("flag", "flag")])

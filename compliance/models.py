@@ -206,6 +206,9 @@ class Sanction(models.Model):
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The store's status before a suspension put it off the app, so the suspension's end puts it
+    # back as it was (`paused` or `live`).
+    store_status_before = models.CharField(max_length=20, blank=True, default="", db_default="")
     bound_uscc = models.CharField(max_length=18, blank=True, db_index=True)
     bound_legal_rep_id_hash = models.CharField(max_length=64, blank=True, db_index=True)
     bound_licence_numbers = ArrayField(models.CharField(max_length=32), default=list, blank=True)

@@ -228,6 +228,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0 * 60,
     },
     "complaints-escalate": {"task": "compliance.cases.tasks.complaints_escalate", "schedule": 60.0},
+    # A suspension with an end date lifts itself the day after its last day.
+    "suspensions-ended-lift": {"task": "compliance.cases.tasks.suspensions_ended_lift", "schedule": 60.0 * 15},
     "sanctioned-stores-orders-settle": {
         "task": "compliance.cases.tasks.sanctioned_stores_orders_settle",
         "schedule": 60.0,

@@ -10,6 +10,8 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -17,7 +19,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.access import access_operator
 from accounts.models import User
+from compliance.cases.models import Case
 from compliance.models import Complaint
 from compliance.services import complaints as service
 from compliance.services.complaints import ComplaintRefused
@@ -143,3 +147,43 @@ def store_complaint_act(request: HttpRequest, user: User, complaint_id: int) -> 
             raise Http404 from refused
         messages.error(request, str(REFUSALS.get(refused.code, refused.message)))
     return redirect("frontend:store_complaints")
+
+
+OPERATOR_PAGE_SIZE = 50
+
+
+@signed_in
+@require_GET
+def operator_complaints(request: HttpRequest, user: User) -> HttpResponse:
+    """Platform operators: complaints that breached a deadline and are not closed, oldest first,
+    with the deadlines they missed; each can be closed or referred to the regulators."""
+    if not access_operator(user):
+        raise PermissionDenied
+    escalated = (
+        Complaint.objects.exclude(status=Complaint.Status.CLOSED)
+        .exclude(escalations=[])
+        .select_related("store", "order")
+        .annotate(open_case=Exists(Case.objects.filter(complaint_id=OuterRef("pk")).exclude(status=Case.Status.CLOSED)))
+        .order_by("filed_at", "pk")
+    )
+    page = Paginator(escalated, OPERATOR_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "frontend/complaints/operator_list.html", {"page": page, "complaints": page.object_list})
+
+
+@signed_in
+@require_POST
+def operator_complaint_act(request: HttpRequest, user: User, complaint_id: int) -> HttpResponse:
+    """Close the complaint (`action=close`) or refer it to the regulators (`action=refer`)."""
+    if not access_operator(user):
+        raise PermissionDenied
+    complaint = get_object_or_404(Complaint.objects.select_related("store"), pk=complaint_id)
+    try:
+        if request.POST.get("action") == "refer":
+            service.complaint_refer(operator=user, complaint=complaint)
+            messages.success(request, _("The complaint is with the regulators."))
+        else:
+            service.complaint_close(user=user, complaint=complaint)
+            messages.success(request, _("The complaint is closed."))
+    except ComplaintRefused as refused:
+        raise Http404 from refused
+    return redirect("frontend:operator_complaints")

@@ -8,6 +8,7 @@ manage. Views parse the form, call one service, and show refusals next to the fi
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from datetime import date
@@ -17,7 +18,10 @@ from typing import Any, Concatenate
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
+from django.contrib.gis.geos import Point
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -35,10 +39,14 @@ from compliance.cases.selectors import (
     statistics_for,
 )
 from compliance.cases.services import CaseRefused, case_audit_verify
-from compliance.models import Flag, Sanction
+from compliance.models import Flag, Sanction, StoreRegistration
 from compliance.services.sanctions import SanctionRefused, store_sanctions_in_force
-from delivery.geocoding import get_geocoder
+from delivery.geocoding import get_geocoder, normalise_address
 from delivery.models import Store, StoreMembership
+
+QUEUE_PAGE_SIZE = 50
+# A geocoded address (or its absence) is kept this long for stores without a registration.
+GEOCODE_CACHE_SECONDS = 60 * 60 * 24 * 7
 
 # Refusals in the reader's language, by the services' stable codes.
 REFUSALS: dict[str, Any] = {
@@ -131,8 +139,11 @@ def dashboard(request: HttpRequest, regulator: User) -> HttpResponse:
     and the statistics, all inside the regulator's districts."""
     profiles = RegulatorProfile.objects.filter(user_id=regulator.pk)
     pins = [pin.__dict__ for pin in flagged_pins_for(regulator)]
+    # The queue can run to thousands of rows: ranked whole, shown a page at a time.
+    page = Paginator(queue_for(regulator), QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
-        "queue": queue_for(regulator),
+        "queue": page.object_list,
+        "page": page,
         "pins": pins,
         "stats": statistics_for(regulator),
         "status_labels": dict(Case.Status.choices),
@@ -233,13 +244,38 @@ def _case_for_regulator(regulator: User, case_id: int) -> Case:
 
 
 def _geocoded(store: Store) -> dict[str, Any] | None:
-    try:
-        location = get_geocoder().geocode(store.address)
-    except Exception:  # noqa: BLE001 - a geocoder outage must not hide the case page
-        return None
-    if location is None:
-        return None
-    return {"address": str(location.address), "lat": float(location.latitude), "lng": float(location.longitude)}
+    """Where the store's claimed address geocodes to. The point the registration keeps (the
+    import and the rules geocode each address once) is used while the address is unchanged;
+    otherwise the geocoder is asked once, the answer kept on the registration and, for a store
+    without one, in the cache by address, so a case page never waits on the geocoder twice."""
+    registration = (
+        StoreRegistration.objects.filter(store_id=store.pk).only("geocoded_location", "geocoded_address").first()
+    )
+    if (
+        registration is not None
+        and registration.geocoded_location is not None
+        and registration.geocoded_address == store.address
+    ):
+        point = registration.geocoded_location
+        return {"address": store.address, "lat": float(point.y), "lng": float(point.x)}
+    key = "geocoded:" + hashlib.sha256(normalise_address(store.address).encode()).hexdigest()
+    cached = cache.get(key)
+    if cached is None:
+        try:
+            location = get_geocoder().geocode(store.address)
+        except Exception:  # noqa: BLE001 - a geocoder outage must not hide the case page
+            return None  # not cached: the next view asks again
+        cached = (
+            {"address": str(location.address), "lat": float(location.latitude), "lng": float(location.longitude)}
+            if location is not None
+            else {}
+        )
+        cache.set(key, cached, GEOCODE_CACHE_SECONDS)
+        if cached and registration is not None:
+            StoreRegistration.objects.filter(pk=registration.pk).update(
+                geocoded_location=Point(cached["lng"], cached["lat"], srid=4326), geocoded_address=store.address
+            )
+    return cached or None
 
 
 def _case_page(

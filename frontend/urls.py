@@ -71,6 +71,13 @@ urlpatterns = [
     path("complaints/<int:complaint_id>/close/", complaint_pages.complaint_close_view, name="complaint_close"),
     # Restaurants: their complaints and their regulatory cases.
     path("merchant/complaints/", complaint_pages.store_complaints, name="store_complaints"),
+    # Operators: escalated complaints (breached deadlines), closed or referred to regulators.
+    path("operator/complaints/", complaint_pages.operator_complaints, name="operator_complaints"),
+    path(
+        "operator/complaints/<int:complaint_id>/",
+        complaint_pages.operator_complaint_act,
+        name="operator_complaint_act",
+    ),
     path("merchant/complaints/<int:complaint_id>/", complaint_pages.store_complaint_act, name="store_complaint_act"),
     path("merchant/cases/", regulator_pages.merchant_cases, name="merchant_cases"),
     path("merchant/cases/<int:case_id>/", regulator_pages.merchant_case, name="merchant_case"),

@@ -6,6 +6,7 @@ from celery import shared_task
 
 from compliance.services.complaints import complaints_escalate as _complaints_escalate
 from compliance.services.sanctions import sanctioned_stores_orders_settle as _sanctioned_stores_orders_settle
+from compliance.services.sanctions import suspensions_ended_lift as _suspensions_ended_lift
 
 
 @shared_task(name="compliance.cases.tasks.complaints_escalate", acks_late=True)
@@ -20,3 +21,9 @@ def sanctioned_stores_orders_settle() -> int:
     make at once, a payment that arrived after the cancellation). Not acks_late: refunds ask a
     provider; a lost run is made up by the next one a minute later."""
     return _sanctioned_stores_orders_settle()
+
+
+@shared_task(name="compliance.cases.tasks.suspensions_ended_lift", acks_late=True)
+def suspensions_ended_lift() -> int:
+    """Lift each suspension whose term has ended, once (a CAS claims it), so acks_late."""
+    return _suspensions_ended_lift()

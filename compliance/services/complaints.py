@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
 from django.core.files.uploadedfile import UploadedFile
@@ -230,3 +231,15 @@ def complaints_escalate(*, now: datetime | None = None) -> int:
             for complaint in Complaint.objects.filter(pk__in=ids):
                 _push(complaint, "complaint.escalated", deadline=deadline.name)
     return total
+
+
+def complaint_refer(*, operator: User, complaint: Complaint) -> Any:
+    """A platform operator hands an escalated complaint to the regulators of its store's district:
+    a case opened by the platform (one per complaint: a second referral returns the open case)."""
+    from compliance.cases.models import Case
+    from compliance.cases.services import case_open
+
+    if not access_operator(operator):
+        raise ComplaintRefused("not_found", "No such complaint.", status=404)
+    title = f"{complaint.get_category_display()}: {complaint.store}"
+    return case_open(actor=None, store=complaint.store, title=title, source=Case.Source.COMPLAINT, complaint=complaint)

@@ -44,6 +44,7 @@ REPAIR_AFTER_YEARS = 1
 # The store status each sanction puts a store in, and the statuses it may come from.
 STORE_STATUS_FOR: dict[str, str] = {K.SUSPENSION: SS.SUSPENDED, K.DELISTING: SS.CLOSED, K.DISHONEST_LIST: SS.CLOSED}
 _SANCTIONABLE_FROM = frozenset({SS.DRAFT, SS.PENDING_REVIEW, SS.LIVE, SS.PAUSED, SS.SUSPENDED})
+_RESTORABLE = frozenset({SS.PAUSED, SS.LIVE, SS.PENDING_REVIEW, SS.DRAFT})
 UNACCEPTED = (Order.Status.PLACED, Order.Status.PAID)
 # Set while `sanction_credit_repair` lifts a dishonest listing (the one early way out).
 _repairing: ContextVar[bool] = ContextVar("sanction_repairing")
@@ -76,6 +77,44 @@ def store_sanctions_in_force(*, store: Store) -> list[Sanction]:
     return list(sanctions_in_force().filter(store=store).order_by("-decided_on", "-pk"))
 
 
+def _status_before(*, store_id: int, today: date) -> str:
+    """The status the store goes back to when a sanction ends: its status now, or, when another
+    sanction already holds it suspended, the status that one will restore."""
+    status = Store.objects.filter(pk=store_id).values_list("status", flat=True).first() or ""
+    if status != SS.SUSPENDED:
+        return status
+    earlier = (
+        sanctions_in_force(today=today)
+        .filter(store_id=store_id, kind=K.SUSPENSION)
+        .exclude(store_status_before="")
+        .order_by("decided_on", "pk")
+        .values_list("store_status_before", flat=True)
+        .first()
+    )
+    return earlier or status
+
+
+def _store_status_restore(*, sanction: Sanction, today: date) -> str | None:
+    """Put a store that a lifted suspension held back as it was before (`paused` or `live`),
+    unless another suspension, delisting or dishonest listing still holds it. A CAS from
+    `suspended`: a store closed meanwhile stays closed. Returns the status set, or None."""
+    store_id = sanction.store_id
+    if sanction.kind != K.SUSPENSION or store_id is None:
+        return None
+    holding = (
+        sanctions_in_force(today=today)
+        .filter(store_id=store_id, kind__in=list(STORE_STATUS_FOR))
+        .exclude(pk=sanction.pk)
+    )
+    if holding.exists():
+        return None
+    # Back as it was (a store under review goes back under review, never straight live); a
+    # sanction recorded before the status was kept goes live, as it always did.
+    to = sanction.store_status_before if sanction.store_status_before in _RESTORABLE else SS.LIVE
+    changed = Store.objects.filter(pk=store_id, status=SS.SUSPENDED).update(status=to, updated_at=timezone.now())
+    return to if changed else None
+
+
 def _store_status_set(*, store_id: int, to: str) -> bool:
     """Compare-and-swap the store's status (a closed store stays closed)."""
     allowed = _SANCTIONABLE_FROM - {to}
@@ -104,6 +143,7 @@ def sanction_record(
     if kind == K.DISHONEST_LIST:
         effective_until = years_after(today, DISHONEST_YEARS)
     licences = Licence.objects.filter(Q(store=store) | Q(entity=entity) if entity else Q(store=store))
+    status_before = _status_before(store_id=store.pk, today=today)
     names = [n for n in (store.name_zh, store.name_en, entity.name if entity else "") if n]
     addresses = [a for a in (store.address, entity.registered_address if entity else "") if a]
     sanction = Sanction.objects.create(
@@ -115,6 +155,7 @@ def sanction_record(
         rectify_by=rectify_by,
         reason=reason,
         decided_by=decided_by,
+        store_status_before=status_before,
         bound_uscc=entity.uscc if entity else "",
         bound_legal_rep_id_hash=entity.legal_rep_id_hash if entity else "",
         bound_licence_numbers=sorted({licence.number for licence in licences}),
@@ -257,9 +298,7 @@ def sanction_lift(
         sanction.refresh_from_db()
         return sanction
     sanction.refresh_from_db()
-    holding = sanctions_in_force(today=today).filter(store_id=store_id, kind__in=list(STORE_STATUS_FOR))
-    if sanction.kind == K.SUSPENSION and not holding.exists():
-        Store.objects.filter(pk=store_id, status=SS.SUSPENDED).update(status=SS.LIVE, updated_at=timezone.now())
+    _store_status_restore(sanction=sanction, today=today)
     event_push_on_commit(
         group_for_store(store_id),
         "store.sanction_lifted",
@@ -287,3 +326,45 @@ def sanction_credit_repair(*, regulator: User, sanction: Sanction, reason: str, 
         return sanction_lift(regulator=regulator, sanction=sanction, reason=reason, today=today)
     finally:
         _repairing.reset(token)
+
+
+def suspensions_ended_lift(*, today: date | None = None) -> int:
+    """Celery beat's sweep: a suspension whose term (`effective_until`, its last day) has passed
+    lifts itself. Each is claimed by a compare-and-swap on `lifted_on`, so two sweeps (or a
+    regulator lifting it at the same moment) lift it once; the store goes back to `paused` or
+    `live` as it was, only if no other sanction holds it; the board hears
+    `store.sanction_lifted`, and the case that imposed it records `sanction_expired` in its
+    audit chain. Returns how many it lifted."""
+    from compliance.cases.models import Case
+    from compliance.cases.services import _audit_append
+
+    today = today or timezone.localdate()
+    due = Sanction.objects.filter(kind=K.SUSPENSION, lifted_on__isnull=True, effective_until__lt=today)
+    lifted = 0
+    for sanction_id in due.values_list("pk", flat=True):
+        with transaction.atomic():
+            if not Sanction.objects.filter(pk=sanction_id, lifted_on__isnull=True).update(lifted_on=today):
+                continue
+            sanction = Sanction.objects.get(pk=sanction_id)
+            restored = _store_status_restore(sanction=sanction, today=today)
+            payload = {
+                "sanction": sanction.pk,
+                "ended": sanction.effective_until.isoformat() if sanction.effective_until else None,
+                "store_status": restored,
+            }
+            for case in Case.objects.select_for_update().filter(sanction=sanction).order_by("pk"):
+                _audit_append(case, actor=None, actor_role="system", action="sanction_expired", payload=payload)
+            if sanction.store_id is not None:
+                event_push_on_commit(
+                    group_for_store(sanction.store_id),
+                    "store.sanction_lifted",
+                    {
+                        "store": sanction.store_id,
+                        "sanction": sanction.pk,
+                        "kind": sanction.kind,
+                        "reason": "term ended",
+                        "store_status": restored,
+                    },
+                )
+            lifted += 1
+    return lifted

@@ -29,7 +29,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import emit, log, setup_django  # noqa: E402
+from bench.common import emit, log, setup_django
 
 BENCH = "order_cost"
 WARMUP = 20

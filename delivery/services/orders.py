@@ -5,10 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
+from django.contrib.gis.db.models.functions import Distance
 from django.contrib.gis.geos import Point
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
+from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -20,6 +24,7 @@ from delivery.hours import store_is_open
 from delivery.models import (
     Coupon,
     CouponRedemption,
+    HoursException,
     IdempotencyRecord,
     MenuItem,
     Option,
@@ -27,10 +32,11 @@ from delivery.models import (
     OrderEvent,
     OrderLine,
     SetMeal,
+    SetMealComponent,
     Store,
 )
 from delivery.pricing import FeeBand, LineInput, PricingError, PricingInput, Quote, price_order
-from delivery.selectors.discovery import delivery_quote_for
+from delivery.selectors.discovery import _fee_for, _metres
 
 
 class OrderRefused(Exception):
@@ -104,7 +110,8 @@ def resolve_lines(store: Store, lines: tuple[LineRequest, ...]) -> list[_Resolve
         i.pk: i
         for i in MenuItem.objects.filter(store=store, pk__in=item_ids).prefetch_related("option_groups__options")
     }
-    meals = {m.pk: m for m in SetMeal.objects.filter(store=store, pk__in=meal_ids).prefetch_related("components__item")}
+    components = Prefetch("components", queryset=SetMealComponent.objects.select_related("item"))
+    meals = {m.pk: m for m in SetMeal.objects.filter(store=store, pk__in=meal_ids).prefetch_related(components)}
     resolved: list[_ResolvedLine] = []
     for index, line in enumerate(lines):
         where = f"lines.{index}"
@@ -159,27 +166,55 @@ def _coupon_for(code: str, *, store: Store, diner: User) -> Coupon | None:
     return coupon
 
 
+def _store_for_placement(*, store_id: int, point: Point, now: datetime) -> Store | None:
+    """The store with what placement checks, in one query plus prefetches: whether its zone
+    covers `point` and the distance to it (annotations `reach_covers`, `reach_distance`), its fee
+    bands, opening hours and the exceptions of the two dates that matter (see store_is_open).
+    Status, pause and hours are read fresh on every call: a pause or a closure acts at once.
+    The zone itself is not loaded (parsing a multipolygon is the costliest part of the row)."""
+    today = now.astimezone(ZoneInfo(settings.TIME_ZONE)).date()  # as store_is_open reckons it
+    return (
+        Store.objects.filter(pk=store_id)
+        .defer("zone")
+        .annotate(
+            reach_covers=ExpressionWrapper(Q(zone__covers=point), output_field=BooleanField()),
+            reach_distance=Distance("location", point),
+        )
+        .prefetch_related(
+            "fee_bands",
+            "opening_hours",
+            Prefetch(
+                "hours_exceptions",
+                queryset=HoursException.objects.filter(date__in=[today, today - timedelta(days=1)]),
+            ),
+        )
+        .first()
+    )
+
+
 def order_quote(*, diner: User, request: PlaceRequest) -> tuple[Store, list[_ResolvedLine], Quote, int, Coupon | None]:
     """Everything placement checks and prices, without writing: the checkout page shows it.
 
     Raises OrderRefused for a store that is not live or not open, a drop-off outside its zone
     or fee bands, a menu problem, a refused coupon, or a pricing rule (minimum order...)."""
-    store = Store.objects.filter(pk=request.store_id).prefetch_related("fee_bands").first()
+    now = timezone.now()
+    point = Point(request.delivery_lng, request.delivery_lat, srid=4326)
+    store = _store_for_placement(store_id=request.store_id, point=point, now=now)
     if store is None:
         raise OrderRefused("unknown_store", "That store does not exist.", field="store_id", status=404)
     if store.status != Store.Status.LIVE:
         raise OrderRefused("store_unavailable", f"{store.display_name} is not taking orders.", field="store_id")
-    if not store_is_open(store, timezone.now()):
+    if not store_is_open(store, now):
         raise OrderRefused("store_closed", f"{store.display_name} is closed now.", field="store_id")
-    if store.paused_at(timezone.now()):
+    if store.paused_at(now):
         raise OrderRefused("store_paused", f"{store.display_name} is not taking orders right now.", field="store_id")
-    point = Point(request.delivery_lng, request.delivery_lat, srid=4326)
-    quote = delivery_quote_for(store, point)
-    if quote is None:
+    # The same answer as delivery.selectors.discovery.delivery_quote_for, read with the store.
+    covers, distance = getattr(store, "reach_covers", False), getattr(store, "reach_distance", None)
+    distance_m = _metres(distance) if covers else None
+    if distance_m is None or _fee_for(((b.up_to_m, b.fee_cents) for b in store.fee_bands.all()), distance_m) is None:
         raise OrderRefused(
             "out_of_zone", f"{store.display_name} does not deliver to this address.", field="delivery_address"
         )
-    distance_m, _fee = quote
     lines = resolve_lines(store, request.lines)
     coupon = _coupon_for(request.coupon_code, store=store, diner=diner)
     pricing_lines = tuple(
@@ -261,20 +296,42 @@ def order_place(*, diner: User, request: PlaceRequest, idempotency_key: str) -> 
     ETA is promised now. Pushes `order.created` to the store's board on commit.
     """
     fingerprint = request_fingerprint(request)
-    existing = IdempotencyRecord.objects.filter(user=diner, key=idempotency_key).select_related("order").first()
-    if existing is not None:
-        return _replay(existing, fingerprint)
-    try:
-        with transaction.atomic():
-            record = IdempotencyRecord.objects.create(user=diner, key=idempotency_key, request_hash=fingerprint)
-            order = _create_order(diner=diner, request=request)
-            record.order = order
-            record.save(update_fields=["order"])
-    except IntegrityError:
-        # A concurrent request with this key committed first (the unique index made us wait).
-        existing = IdempotencyRecord.objects.select_related("order").get(user=diner, key=idempotency_key)
-        return _replay(existing, fingerprint)
-    return PlaceResult(order=order, created=True)
+    with transaction.atomic():
+        order_id = _idempotency_claim(diner=diner, key=idempotency_key, fingerprint=fingerprint)
+        if order_id is not None:
+            return PlaceResult(order=_create_order(diner=diner, request=request, order_id=order_id), created=True)
+    # The key was claimed before (a concurrent claim made us wait until it committed).
+    existing = IdempotencyRecord.objects.select_related("order").get(user=diner, key=idempotency_key)
+    return _replay(existing, fingerprint)
+
+
+def _idempotency_claim(*, diner: User, key: str, fingerprint: str) -> int | None:
+    """Claim (diner, key) for a new order in one statement; return the id the order is to take,
+    or None if the key is taken. INSERT … ON CONFLICT DO NOTHING: a concurrent claim of the same
+    key blocks on the unique index until the first transaction ends, then inserts (it rolled
+    back) or does nothing (it committed). The order's id is drawn from its sequence here, so the
+    record names its order from the start (the foreign key is checked at commit, when the order
+    exists) and the order's number is known before its INSERT."""
+    record_table = IdempotencyRecord._meta.db_table
+    order_table = Order._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO "{record_table}" (user_id, key, request_hash, order_id, created_at) '  # noqa: S608 - table names from the models
+            f"VALUES (%s, %s, %s, nextval(pg_get_serial_sequence('{order_table}', 'id')), %s) "
+            "ON CONFLICT (user_id, key) DO NOTHING RETURNING order_id",
+            [diner.pk, key, fingerprint, timezone.now()],
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else None
+
+
+def _lines_cache(order: Order, lines: list[OrderLine]) -> None:
+    """Give `order.lines.all()` the lines just inserted, as a prefetch would (no query to read
+    back what we wrote; bulk_create returned their ids)."""
+    queryset = order.lines.all()
+    queryset._result_cache = list(lines)
+    queryset._prefetch_done = True  # type: ignore[attr-defined]
+    order._prefetched_objects_cache = {"lines": queryset}  # type: ignore[attr-defined]
 
 
 def _replay(record: IdempotencyRecord, fingerprint: str) -> PlaceResult:
@@ -289,7 +346,7 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> PlaceResult:
     return PlaceResult(order=record.order, created=False)
 
 
-def _create_order(*, diner: User, request: PlaceRequest) -> Order:
+def _create_order(*, diner: User, request: PlaceRequest, order_id: int) -> Order:
     if request.coupon_code:
         # Lock the coupon until commit: two placements racing for its last use (or a diner's
         # last use) are serialised, and the second sees the first's redemption.
@@ -298,7 +355,9 @@ def _create_order(*, diner: User, request: PlaceRequest) -> Order:
     now = timezone.now()
     phone = request.contact_phone.strip()
     order = Order.objects.create(
-        number=f"tmp-{identity_hash(str(now.timestamp()) + str(diner.pk), purpose='order')[:16]}",
+        pk=order_id,
+        # Human-readable and unique: the local business date and the row id.
+        number=f"{timezone.localdate(now):%Y%m%d}{order_id:07d}",
         diner=diner,
         store=store,
         subtotal_cents=quote.subtotal_cents,
@@ -320,12 +379,10 @@ def _create_order(*, diner: User, request: PlaceRequest) -> Order:
         # supply near the store, whichever is longer, then the ride (delivery.eta).
         eta_at=now + timedelta(minutes=eta_minutes_for_store(store=store, distance_m=distance_m)),
     )
-    # Human-readable and unique: the local business date and the row id.
-    order.number = f"{timezone.localdate(now):%Y%m%d}{order.pk:07d}"
-    order.save(update_fields=["number"])
-    OrderLine.objects.bulk_create(
+    order_lines = OrderLine.objects.bulk_create(
         [_snapshot_line(order, line, unit) for line, unit in zip(lines, quote.unit_prices_cents, strict=True)]
     )
+    _lines_cache(order, order_lines)
     if coupon is not None:
         CouponRedemption.objects.create(coupon=coupon, diner=diner, order=order)
     OrderEvent.objects.create(order=order, actor=diner, actor_role="diner", from_status="", to_status=order.status)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.gis.db.models.functions import Distance
 from django.contrib.gis.geos import Point
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection, transaction
-from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q
+from django.db.models import BooleanField, ExpressionWrapper, OuterRef, Prefetch, Q
+from django.db.models.functions import JSONObject
 from django.utils import timezone
 
 from accounts.models import User
@@ -20,13 +23,15 @@ from core.identity import identity_hash, mask_phone
 from core.realtime import event_push_on_commit, group_for_store
 from delivery.coupons import COUPON_MESSAGES, coupon_facts_for, coupon_refusal, coupon_terms
 from delivery.eta import eta_minutes_for_store
-from delivery.hours import store_is_open
+from delivery.hours import is_open_at
 from delivery.models import (
     Coupon,
     CouponRedemption,
+    DeliveryFeeBand,
     HoursException,
     IdempotencyRecord,
     MenuItem,
+    OpeningHours,
     Option,
     Order,
     OrderEvent,
@@ -166,30 +171,67 @@ def _coupon_for(code: str, *, store: Store, diner: User) -> Coupon | None:
     return coupon
 
 
-def _store_for_placement(*, store_id: int, point: Point, now: datetime) -> Store | None:
-    """The store with what placement checks, in one query plus prefetches: whether its zone
-    covers `point` and the distance to it (annotations `reach_covers`, `reach_distance`), its fee
-    bands, opening hours and the exceptions of the two dates that matter (see store_is_open).
-    Status, pause and hours are read fresh on every call: a pause or a closure acts at once.
-    The zone itself is not loaded (parsing a multipolygon is the costliest part of the row)."""
-    today = now.astimezone(ZoneInfo(settings.TIME_ZONE)).date()  # as store_is_open reckons it
-    return (
+@dataclass(frozen=True)
+class _PlacementFacts:
+    """What placement checks besides the store's own columns, read with it in one statement."""
+
+    covers: bool  # the store's zone covers the drop-off
+    distance_m: int | None
+    fee_bands: tuple[FeeBand, ...]
+    open_now: bool
+
+
+def _json_time(value: str | None) -> time | None:
+    return time.fromisoformat(value) if value else None
+
+
+def _store_for_placement(*, store_id: int, point: Point, now: datetime) -> tuple[Store, _PlacementFacts] | None:
+    """The store and what placement checks, in one statement: whether its zone covers `point`
+    and the distance to it, its fee bands, and whether its opening hours and the exceptions of
+    the two dates that matter cover `now` (delivery.hours.is_open_at, as store_is_open decides).
+    Status, pause, hours and bands are read fresh on every call: a pause or a closure acts at
+    once. The zone itself is not loaded (parsing a multipolygon is the costliest part of the row)."""
+    tz = ZoneInfo(settings.TIME_ZONE)
+    today = now.astimezone(tz).date()  # as store_is_open reckons it
+    relevant = [today, today - timedelta(days=1)]
+    of_store = OuterRef("pk")
+    store = (
         Store.objects.filter(pk=store_id)
         .defer("zone")
         .annotate(
             reach_covers=ExpressionWrapper(Q(zone__covers=point), output_field=BooleanField()),
             reach_distance=Distance("location", point),
-        )
-        .prefetch_related(
-            "fee_bands",
-            "opening_hours",
-            Prefetch(
-                "hours_exceptions",
-                queryset=HoursException.objects.filter(date__in=[today, today - timedelta(days=1)]),
+            bands_json=ArraySubquery(
+                DeliveryFeeBand.objects.filter(store=of_store).values(j=JSONObject(u="up_to_m", f="fee_cents"))
+            ),
+            hours_json=ArraySubquery(
+                OpeningHours.objects.filter(store=of_store).values(j=JSONObject(w="weekday", o="opens", c="closes"))
+            ),
+            exceptions_json=ArraySubquery(
+                HoursException.objects.filter(store=of_store, date__in=relevant).values(
+                    j=JSONObject(d="date", x="closed", o="opens", c="closes")
+                )
             ),
         )
         .first()
     )
+    if store is None:
+        return None
+    annotated: Any = store
+    covers = bool(annotated.reach_covers)
+    periods = [(h["w"], time.fromisoformat(h["o"]), time.fromisoformat(h["c"])) for h in annotated.hours_json]
+    exceptions = {
+        date.fromisoformat(e["d"]): (e["x"], _json_time(e["o"]), _json_time(e["c"])) for e in annotated.exceptions_json
+    }
+    facts = _PlacementFacts(
+        covers=covers,
+        distance_m=_metres(annotated.reach_distance) if covers else None,
+        fee_bands=tuple(
+            sorted((FeeBand(up_to_m=b["u"], fee_cents=b["f"]) for b in annotated.bands_json), key=lambda b: b.up_to_m)
+        ),
+        open_now=is_open_at(periods=periods, exceptions=exceptions, at=now, tz=tz),
+    )
+    return store, facts
 
 
 def order_quote(*, diner: User, request: PlaceRequest) -> tuple[Store, list[_ResolvedLine], Quote, int, Coupon | None]:
@@ -199,19 +241,19 @@ def order_quote(*, diner: User, request: PlaceRequest) -> tuple[Store, list[_Res
     or fee bands, a menu problem, a refused coupon, or a pricing rule (minimum order...)."""
     now = timezone.now()
     point = Point(request.delivery_lng, request.delivery_lat, srid=4326)
-    store = _store_for_placement(store_id=request.store_id, point=point, now=now)
-    if store is None:
+    found = _store_for_placement(store_id=request.store_id, point=point, now=now)
+    if found is None:
         raise OrderRefused("unknown_store", "That store does not exist.", field="store_id", status=404)
+    store, facts = found
     if store.status != Store.Status.LIVE:
         raise OrderRefused("store_unavailable", f"{store.display_name} is not taking orders.", field="store_id")
-    if not store_is_open(store, now):
+    if not facts.open_now:
         raise OrderRefused("store_closed", f"{store.display_name} is closed now.", field="store_id")
     if store.paused_at(now):
         raise OrderRefused("store_paused", f"{store.display_name} is not taking orders right now.", field="store_id")
     # The same answer as delivery.selectors.discovery.delivery_quote_for, read with the store.
-    covers, distance = getattr(store, "reach_covers", False), getattr(store, "reach_distance", None)
-    distance_m = _metres(distance) if covers else None
-    if distance_m is None or _fee_for(((b.up_to_m, b.fee_cents) for b in store.fee_bands.all()), distance_m) is None:
+    distance_m = facts.distance_m
+    if distance_m is None or _fee_for(((b.up_to_m, b.fee_cents) for b in facts.fee_bands), distance_m) is None:
         raise OrderRefused(
             "out_of_zone", f"{store.display_name} does not deliver to this address.", field="delivery_address"
         )
@@ -231,7 +273,7 @@ def order_quote(*, diner: User, request: PlaceRequest) -> tuple[Store, list[_Res
                 lines=pricing_lines,
                 packaging_fee_cents=store.packaging_fee_cents,
                 min_order_cents=store.min_order_cents,
-                fee_bands=tuple(FeeBand(up_to_m=b.up_to_m, fee_cents=b.fee_cents) for b in store.fee_bands.all()),
+                fee_bands=facts.fee_bands,
                 distance_m=distance_m,
                 coupon=coupon_terms(coupon) if coupon else None,
             )

@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper, OuterRef, Prefetch, Q
 from django.db.models.functions import JSONObject
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from core.identity import identity_hash, mask_phone
@@ -108,7 +109,7 @@ def resolve_lines(store: Store, lines: tuple[LineRequest, ...]) -> list[_Resolve
     """Check every line against the live menu: the item belongs to this store and is available,
     every option belongs to one of its groups, each group's min/max is respected."""
     if not lines:
-        raise OrderRefused("empty_cart", "The cart is empty.", field="lines")
+        raise OrderRefused("empty_cart", _("The cart is empty."), field="lines")
     item_ids = {line.item_id for line in lines if line.item_id}
     meal_ids = {line.set_meal_id for line in lines if line.set_meal_id}
     items = {
@@ -121,40 +122,49 @@ def resolve_lines(store: Store, lines: tuple[LineRequest, ...]) -> list[_Resolve
     for index, line in enumerate(lines):
         where = f"lines.{index}"
         if (line.item_id is None) == (line.set_meal_id is None):
-            raise OrderRefused("invalid_line", "Each line is one item or one set meal.", field=where)
+            raise OrderRefused("invalid_line", _("Each line is one item or one set meal."), field=where)
         if line.set_meal_id is not None:
             meal = meals.get(line.set_meal_id)
             if meal is None:
-                raise OrderRefused("unknown_set_meal", "That set meal is not on this store's menu.", field=where)
+                raise OrderRefused("unknown_set_meal", _("That set meal is not on this store's menu."), field=where)
             if not meal.available or any(not c.item.available for c in meal.components.all()):
-                raise OrderRefused("sold_out", f"{meal.display_name} is sold out.", field=where)
+                raise OrderRefused("sold_out", _("%(name)s is sold out.") % {"name": meal.display_name}, field=where)
             if line.option_ids:
-                raise OrderRefused("invalid_option", "Set meals take no options.", field=where)
+                raise OrderRefused("invalid_option", _("Set meals take no options."), field=where)
             resolved.append(_ResolvedLine(None, meal, (), line.quantity, line.note))
             continue
         assert line.item_id is not None  # noqa: S101 - narrowed by the xor check above
         item = items.get(line.item_id)
         if item is None:
-            raise OrderRefused("unknown_item", "That dish is not on this store's menu.", field=where)
+            raise OrderRefused("unknown_item", _("That dish is not on this store's menu."), field=where)
         if not item.available:
-            raise OrderRefused("sold_out", f"{item.display_name} is sold out.", field=where)
+            raise OrderRefused("sold_out", _("%(name)s is sold out.") % {"name": item.display_name}, field=where)
         chosen: list[Option] = []
         wanted = set(line.option_ids)
         for group in item.option_groups.all():
             picked = [o for o in group.options.all() if o.pk in wanted]
             if any(not o.available for o in picked):
-                raise OrderRefused("sold_out", f"An option of {item.display_name} is sold out.", field=where)
+                raise OrderRefused(
+                    "sold_out", _("An option of %(name)s is sold out.") % {"name": item.display_name}, field=where
+                )
             if not group.min_choices <= len(picked) <= group.max_choices:
                 raise OrderRefused(
                     "invalid_options",
-                    f"Choose {group.min_choices} to {group.max_choices} of "
-                    f"“{group.display_name}” for {item.display_name}.",
+                    _("Choose %(min)d to %(max)d of “%(group)s” for %(name)s.")
+                    % {
+                        "min": group.min_choices,
+                        "max": group.max_choices,
+                        "group": group.display_name,
+                        "name": item.display_name,
+                    },
                     field=where,
                 )
             chosen.extend(picked)
             wanted -= {o.pk for o in picked}
         if wanted:
-            raise OrderRefused("invalid_option", f"An option does not belong to {item.display_name}.", field=where)
+            raise OrderRefused(
+                "invalid_option", _("An option does not belong to %(name)s.") % {"name": item.display_name}, field=where
+            )
         resolved.append(_ResolvedLine(item, None, tuple(chosen), line.quantity, line.note))
     return resolved
 
@@ -164,10 +174,10 @@ def _coupon_for(code: str, *, store: Store, diner: User) -> Coupon | None:
         return None
     coupon = Coupon.objects.filter(code__iexact=code.strip()).first()
     if coupon is None:
-        raise OrderRefused("coupon_unknown", "There is no coupon with that code.", field="coupon_code")
+        raise OrderRefused("coupon_unknown", _("There is no coupon with that code."), field="coupon_code")
     refusal = coupon_refusal(coupon_facts_for(coupon=coupon, diner_id=diner.pk), store_id=store.pk, now=timezone.now())
     if refusal is not None:
-        raise OrderRefused(refusal, COUPON_MESSAGES[refusal], field="coupon_code")
+        raise OrderRefused(refusal, str(COUPON_MESSAGES[refusal]), field="coupon_code")
     return coupon
 
 
@@ -243,19 +253,29 @@ def order_quote(*, diner: User, request: PlaceRequest) -> tuple[Store, list[_Res
     point = Point(request.delivery_lng, request.delivery_lat, srid=4326)
     found = _store_for_placement(store_id=request.store_id, point=point, now=now)
     if found is None:
-        raise OrderRefused("unknown_store", "That store does not exist.", field="store_id", status=404)
+        raise OrderRefused("unknown_store", _("That store does not exist."), field="store_id", status=404)
     store, facts = found
     if store.status != Store.Status.LIVE:
-        raise OrderRefused("store_unavailable", f"{store.display_name} is not taking orders.", field="store_id")
+        raise OrderRefused(
+            "store_unavailable", _("%(store)s is not taking orders.") % {"store": store.display_name}, field="store_id"
+        )
     if not facts.open_now:
-        raise OrderRefused("store_closed", f"{store.display_name} is closed now.", field="store_id")
+        raise OrderRefused(
+            "store_closed", _("%(store)s is closed now.") % {"store": store.display_name}, field="store_id"
+        )
     if store.paused_at(now):
-        raise OrderRefused("store_paused", f"{store.display_name} is not taking orders right now.", field="store_id")
+        raise OrderRefused(
+            "store_paused",
+            _("%(store)s is not taking orders right now.") % {"store": store.display_name},
+            field="store_id",
+        )
     # The same answer as delivery.selectors.discovery.delivery_quote_for, read with the store.
     distance_m = facts.distance_m
     if distance_m is None or _fee_for(((b.up_to_m, b.fee_cents) for b in facts.fee_bands), distance_m) is None:
         raise OrderRefused(
-            "out_of_zone", f"{store.display_name} does not deliver to this address.", field="delivery_address"
+            "out_of_zone",
+            _("%(store)s does not deliver to this address.") % {"store": store.display_name},
+            field="delivery_address",
         )
     lines = resolve_lines(store, request.lines)
     coupon = _coupon_for(request.coupon_code, store=store, diner=diner)
@@ -380,11 +400,11 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> PlaceResult:
     if record.request_hash != fingerprint:
         raise OrderRefused(
             "idempotency_key_reused",
-            "This Idempotency-Key was used for a different order; use a new key for a new order.",
+            _("This Idempotency-Key was used for a different order; use a new key for a new order."),
             status=409,
         )
     if record.order is None:  # cannot happen: the record and its order commit together
-        raise OrderRefused("idempotency_in_progress", "This order is still being placed.", status=409)
+        raise OrderRefused("idempotency_in_progress", _("This order is still being placed."), status=409)
     return PlaceResult(order=record.order, created=False)
 
 

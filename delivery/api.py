@@ -192,12 +192,12 @@ class OrderPaymentView(APIView):
 
     @extend_schema(request=None, responses=PaymentStartSerializer)
     def post(self, request: Request, number: str) -> Response:
-        order = Order.objects.filter(number=number, diner_id=request.user.pk).first()
-        if order is None:
-            raise ApiError("not_found", "No such order.", status_code=status.HTTP_404_NOT_FOUND)
+        # Another diner's order is "not found" alike: read and locked by number and diner at once.
         try:
-            payment, url = payment_start(order=order)
+            payment, url = payment_start(number=number, diner_id=request.user.pk)
         except PaymentRefused as refused:
+            if refused.code == "order_not_found":
+                raise ApiError("not_found", "No such order.", status_code=status.HTTP_404_NOT_FOUND) from refused
             raise ApiError(refused.code, refused.message, status_code=status.HTTP_409_CONFLICT) from refused
         data = {
             "provider": payment.provider,

@@ -13,24 +13,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db.models import Count, Q
+from django.utils.translation import gettext_lazy as _
 
 from delivery.models import Coupon, CouponRedemption, Order
 from delivery.pricing import CouponTerms
 
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise
+
 # Orders that ended without reaching the diner: their coupons count as unused again.
 NEVER_SERVED = (Order.Status.CANCELLED, Order.Status.REJECTED)
 
-# Readable English per refusal code, for pages and API errors (translated by the caller).
-COUPON_MESSAGES: dict[str, str] = {
-    "coupon_inactive": "This coupon is no longer available.",
-    "coupon_not_started": "This coupon cannot be used yet.",
-    "coupon_expired": "This coupon has expired.",
-    "coupon_wrong_store": "This coupon is not valid at this store.",
-    "coupon_used_up": "You have already used this coupon as many times as allowed.",
-    "coupon_exhausted": "This coupon has run out.",
-    "coupon_new_diners_only": "This coupon is for a first order only.",
+# Readable text per refusal code, for pages and API errors: lazy, so each is read in the
+# language active where it is shown (str() it there).
+COUPON_MESSAGES: dict[str, _StrPromise] = {
+    "coupon_inactive": _("This coupon is no longer available."),
+    "coupon_not_started": _("This coupon cannot be used yet."),
+    "coupon_expired": _("This coupon has expired."),
+    "coupon_wrong_store": _("This coupon is not valid at this store."),
+    "coupon_used_up": _("You have already used this coupon as many times as allowed."),
+    "coupon_exhausted": _("This coupon has run out."),
+    "coupon_new_diners_only": _("This coupon is for a first order only."),
 }
 
 

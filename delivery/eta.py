@@ -19,13 +19,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.contrib.gis.geos import Point
 from django.contrib.gis.measure import D
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 if TYPE_CHECKING:
-    from django.contrib.gis.geos import Point
-
     from delivery.models import Order, Store
 
 # The prior counts as this many observed orders; the last RECENT orders are used.
@@ -83,21 +82,29 @@ def prep_minutes_learned_many(*, stores: Iterable[Store]) -> dict[int, float]:
 
 def courier_wait_minutes(*, point: Point) -> float:
     """Expected minutes until a courier reaches a store at `point`, from the supply around it."""
+    from django.db.models.expressions import RawSQL
+
     from dispatch.models import OrderDispatch
     from dispatch.selectors import couriers_available_near
 
     radius = settings.DISPATCH_RADIUS_M
-    nearby = list(couriers_available_near(point=point, radius_m=radius, limit=50))
     waiting = OrderDispatch.objects.filter(
         Q(state__in=[OrderDispatch.State.WAITING, OrderDispatch.State.POOL]),
         store__location__dwithin=(point, D(m=radius)),
     ).count()
+    # Only what the estimate uses (speed and position as two floats): no model rows, no
+    # geometry parsing; the KNN query and its order are couriers_available_near's own.
+    nearby = list(
+        couriers_available_near(point=point, radius_m=radius, limit=50)
+        .annotate(lng=RawSQL("ST_X(position::geometry)", ()), lat=RawSQL("ST_Y(position::geometry)", ()))
+        .values_list("speed_kmh", "lng", "lat")
+    )
     if not nearby and not waiting:
         return float(settings.PICKUP_ALLOWANCE_MINUTES)
     if len(nearby) > waiting:
-        courier = nearby[waiting]  # the first courier not already claimed by the queue
-        distance = _metres(point, courier.position) if courier.position else 0.0
-        return float(travel_minutes(distance, speed_kmh=courier.speed_kmh))
+        speed_kmh, lng, lat = nearby[waiting]  # the first courier not already claimed by the queue
+        distance = _metres(point, Point(lng, lat, srid=4326)) if lng is not None else 0.0
+        return float(travel_minutes(distance, speed_kmh=speed_kmh))
     # More orders than couriers: the queue ahead clears one courier round at a time.
     rounds = (waiting - len(nearby) + 1) / max(1, len(nearby))
     return float(min(MAX_WAIT_MINUTES, settings.PICKUP_ALLOWANCE_MINUTES * (1 + rounds)))

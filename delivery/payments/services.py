@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
@@ -49,9 +49,15 @@ _REASON_MAX = 200
 # --- Paying --------------------------------------------------------------------------------
 
 
-def payment_start(*, order: Order, provider_name: str = "sandbox") -> tuple[Payment, str]:
+def payment_start(
+    *, order: Order | None = None, number: str = "", diner_id: int | None = None, provider_name: str = "sandbox"
+) -> tuple[Payment, str]:
     """Start, or resume, paying for a placed order; return the payment and the URL to send the
     diner to (the provider's hosted page).
+
+    The order is `order`, or the one with this `number` whose diner is `diner_id` (read and
+    locked in one statement; PaymentRefused "order_not_found" when there is none, so a caller
+    need not read it first).
 
     Idempotent: while the order has a pending payment with this provider, that payment is
     returned again; the order row is locked, so two taps cannot open two payments. Only a
@@ -63,7 +69,13 @@ def payment_start(*, order: Order, provider_name: str = "sandbox") -> tuple[Paym
     except ProviderUnknown:
         raise PaymentRefused("unknown_provider", f"There is no payment provider {provider_name!r}.") from None
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if order is not None:
+            locked = Order.objects.select_for_update().get(pk=order.pk)
+        else:
+            found = Order.objects.select_for_update().filter(number=number, diner_id=diner_id).first()
+            if found is None:
+                raise PaymentRefused("order_not_found", "No such order.")
+            locked = found
         if locked.status != S.PLACED:
             raise PaymentRefused(
                 "order_not_payable", f"Order {locked.number} is {locked.status}; only a placed order can be paid."
@@ -101,13 +113,10 @@ def payment_webhook_handle(*, provider_name: str, raw_body: bytes, headers: Mapp
         raise WebhookRejected("unknown_provider", f"There is no payment provider {provider_name!r}.") from None
     event = provider.verify_webhook(raw_body=raw_body, headers=headers, now=timezone.now())
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                WebhookReceipt.objects.create(provider=provider.name, event_id=event.event_id)
-        except IntegrityError:
+        if not _receipt_claim(provider_name=provider.name, event_id=event.event_id):
             # A racing delivery of the same event blocks on the unique index until the first
             # commits, then lands here: the effect happens once.
-            raise WebhookRejected("replayed", f"Event {event.event_id} was already handled.") from None
+            raise WebhookRejected("replayed", f"Event {event.event_id} was already handled.")
         if event.type == PAYMENT_SUCCEEDED:
             return _payment_succeeded_apply(provider_name=provider.name, event=event)
         if event.type == PAYMENT_FAILED:
@@ -117,14 +126,33 @@ def payment_webhook_handle(*, provider_name: str, raw_body: bytes, headers: Mapp
         return "ignored"
 
 
+def _receipt_claim(*, provider_name: str, event_id: str) -> bool:
+    """Insert the event's WebhookReceipt; False if it exists. One statement and no savepoint:
+    INSERT … ON CONFLICT DO NOTHING waits for a concurrent insert of the same event to commit
+    (then does nothing) or roll back (then inserts)."""
+    table = WebhookReceipt._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO "{table}" (provider, event_id, received_at) VALUES (%s, %s, %s) '  # noqa: S608 - the model's table
+            "ON CONFLICT (provider, event_id) DO NOTHING RETURNING id",
+            [provider_name, event_id, timezone.now()],
+        )
+        return cursor.fetchone() is not None
+
+
 def _payment_locked(*, provider_name: str, event: ProviderEvent) -> tuple[Payment, Order]:
     """The event's payment, locked, and its order, once the amounts agree."""
+    # The payment row is locked (not the order's: the transition takes that by compare-and-swap);
+    # its order comes in the same statement.
     payment = (
-        Payment.objects.select_for_update().filter(provider=provider_name, provider_ref=event.provider_ref).first()
+        Payment.objects.select_for_update(of=("self",))
+        .select_related("order")
+        .filter(provider=provider_name, provider_ref=event.provider_ref)
+        .first()
     )
     if payment is None:
         raise WebhookRejected("unknown_payment", f"No payment {event.provider_ref!r} with {provider_name}.")
-    order = Order.objects.get(pk=payment.order_id)
+    order = payment.order
     if not event.amount_cents == payment.amount_cents == order.total_cents:
         raise WebhookRejected(
             "amount_mismatch",

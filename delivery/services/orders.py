@@ -5,32 +5,44 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
+from django.contrib.gis.db.models.functions import Distance
 from django.contrib.gis.geos import Point
-from django.db import IntegrityError, transaction
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection, transaction
+from django.db.models import BooleanField, ExpressionWrapper, OuterRef, Prefetch, Q
+from django.db.models.functions import JSONObject
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from core.identity import identity_hash, mask_phone
 from core.realtime import event_push_on_commit, group_for_store
 from delivery.coupons import COUPON_MESSAGES, coupon_facts_for, coupon_refusal, coupon_terms
 from delivery.eta import eta_minutes_for_store
-from delivery.hours import store_is_open
+from delivery.hours import is_open_at
 from delivery.models import (
     Coupon,
     CouponRedemption,
+    DeliveryFeeBand,
+    HoursException,
     IdempotencyRecord,
     MenuItem,
+    OpeningHours,
     Option,
     Order,
     OrderEvent,
     OrderLine,
     SetMeal,
+    SetMealComponent,
     Store,
 )
 from delivery.pricing import FeeBand, LineInput, PricingError, PricingInput, Quote, price_order
-from delivery.selectors.discovery import delivery_quote_for
+from delivery.selectors.discovery import _fee_for, _metres
 
 
 class OrderRefused(Exception):
@@ -97,52 +109,62 @@ def resolve_lines(store: Store, lines: tuple[LineRequest, ...]) -> list[_Resolve
     """Check every line against the live menu: the item belongs to this store and is available,
     every option belongs to one of its groups, each group's min/max is respected."""
     if not lines:
-        raise OrderRefused("empty_cart", "The cart is empty.", field="lines")
+        raise OrderRefused("empty_cart", _("The cart is empty."), field="lines")
     item_ids = {line.item_id for line in lines if line.item_id}
     meal_ids = {line.set_meal_id for line in lines if line.set_meal_id}
     items = {
         i.pk: i
         for i in MenuItem.objects.filter(store=store, pk__in=item_ids).prefetch_related("option_groups__options")
     }
-    meals = {m.pk: m for m in SetMeal.objects.filter(store=store, pk__in=meal_ids).prefetch_related("components__item")}
+    components = Prefetch("components", queryset=SetMealComponent.objects.select_related("item"))
+    meals = {m.pk: m for m in SetMeal.objects.filter(store=store, pk__in=meal_ids).prefetch_related(components)}
     resolved: list[_ResolvedLine] = []
     for index, line in enumerate(lines):
         where = f"lines.{index}"
         if (line.item_id is None) == (line.set_meal_id is None):
-            raise OrderRefused("invalid_line", "Each line is one item or one set meal.", field=where)
+            raise OrderRefused("invalid_line", _("Each line is one item or one set meal."), field=where)
         if line.set_meal_id is not None:
             meal = meals.get(line.set_meal_id)
             if meal is None:
-                raise OrderRefused("unknown_set_meal", "That set meal is not on this store's menu.", field=where)
+                raise OrderRefused("unknown_set_meal", _("That set meal is not on this store's menu."), field=where)
             if not meal.available or any(not c.item.available for c in meal.components.all()):
-                raise OrderRefused("sold_out", f"{meal.display_name} is sold out.", field=where)
+                raise OrderRefused("sold_out", _("%(name)s is sold out.") % {"name": meal.display_name}, field=where)
             if line.option_ids:
-                raise OrderRefused("invalid_option", "Set meals take no options.", field=where)
+                raise OrderRefused("invalid_option", _("Set meals take no options."), field=where)
             resolved.append(_ResolvedLine(None, meal, (), line.quantity, line.note))
             continue
         assert line.item_id is not None  # noqa: S101 - narrowed by the xor check above
         item = items.get(line.item_id)
         if item is None:
-            raise OrderRefused("unknown_item", "That dish is not on this store's menu.", field=where)
+            raise OrderRefused("unknown_item", _("That dish is not on this store's menu."), field=where)
         if not item.available:
-            raise OrderRefused("sold_out", f"{item.display_name} is sold out.", field=where)
+            raise OrderRefused("sold_out", _("%(name)s is sold out.") % {"name": item.display_name}, field=where)
         chosen: list[Option] = []
         wanted = set(line.option_ids)
         for group in item.option_groups.all():
             picked = [o for o in group.options.all() if o.pk in wanted]
             if any(not o.available for o in picked):
-                raise OrderRefused("sold_out", f"An option of {item.display_name} is sold out.", field=where)
+                raise OrderRefused(
+                    "sold_out", _("An option of %(name)s is sold out.") % {"name": item.display_name}, field=where
+                )
             if not group.min_choices <= len(picked) <= group.max_choices:
                 raise OrderRefused(
                     "invalid_options",
-                    f"Choose {group.min_choices} to {group.max_choices} of "
-                    f"“{group.display_name}” for {item.display_name}.",
+                    _("Choose %(min)d to %(max)d of “%(group)s” for %(name)s.")
+                    % {
+                        "min": group.min_choices,
+                        "max": group.max_choices,
+                        "group": group.display_name,
+                        "name": item.display_name,
+                    },
                     field=where,
                 )
             chosen.extend(picked)
             wanted -= {o.pk for o in picked}
         if wanted:
-            raise OrderRefused("invalid_option", f"An option does not belong to {item.display_name}.", field=where)
+            raise OrderRefused(
+                "invalid_option", _("An option does not belong to %(name)s.") % {"name": item.display_name}, field=where
+            )
         resolved.append(_ResolvedLine(item, None, tuple(chosen), line.quantity, line.note))
     return resolved
 
@@ -152,11 +174,74 @@ def _coupon_for(code: str, *, store: Store, diner: User) -> Coupon | None:
         return None
     coupon = Coupon.objects.filter(code__iexact=code.strip()).first()
     if coupon is None:
-        raise OrderRefused("coupon_unknown", "There is no coupon with that code.", field="coupon_code")
+        raise OrderRefused("coupon_unknown", _("There is no coupon with that code."), field="coupon_code")
     refusal = coupon_refusal(coupon_facts_for(coupon=coupon, diner_id=diner.pk), store_id=store.pk, now=timezone.now())
     if refusal is not None:
-        raise OrderRefused(refusal, COUPON_MESSAGES[refusal], field="coupon_code")
+        raise OrderRefused(refusal, str(COUPON_MESSAGES[refusal]), field="coupon_code")
     return coupon
+
+
+@dataclass(frozen=True)
+class _PlacementFacts:
+    """What placement checks besides the store's own columns, read with it in one statement."""
+
+    covers: bool  # the store's zone covers the drop-off
+    distance_m: int | None
+    fee_bands: tuple[FeeBand, ...]
+    open_now: bool
+
+
+def _json_time(value: str | None) -> time | None:
+    return time.fromisoformat(value) if value else None
+
+
+def _store_for_placement(*, store_id: int, point: Point, now: datetime) -> tuple[Store, _PlacementFacts] | None:
+    """The store and what placement checks, in one statement: whether its zone covers `point`
+    and the distance to it, its fee bands, and whether its opening hours and the exceptions of
+    the two dates that matter cover `now` (delivery.hours.is_open_at, as store_is_open decides).
+    Status, pause, hours and bands are read fresh on every call: a pause or a closure acts at
+    once. The zone itself is not loaded (parsing a multipolygon is the costliest part of the row)."""
+    tz = ZoneInfo(settings.TIME_ZONE)
+    today = now.astimezone(tz).date()  # as store_is_open reckons it
+    relevant = [today, today - timedelta(days=1)]
+    of_store = OuterRef("pk")
+    store = (
+        Store.objects.filter(pk=store_id)
+        .defer("zone")
+        .annotate(
+            reach_covers=ExpressionWrapper(Q(zone__covers=point), output_field=BooleanField()),
+            reach_distance=Distance("location", point),
+            bands_json=ArraySubquery(
+                DeliveryFeeBand.objects.filter(store=of_store).values(j=JSONObject(u="up_to_m", f="fee_cents"))
+            ),
+            hours_json=ArraySubquery(
+                OpeningHours.objects.filter(store=of_store).values(j=JSONObject(w="weekday", o="opens", c="closes"))
+            ),
+            exceptions_json=ArraySubquery(
+                HoursException.objects.filter(store=of_store, date__in=relevant).values(
+                    j=JSONObject(d="date", x="closed", o="opens", c="closes")
+                )
+            ),
+        )
+        .first()
+    )
+    if store is None:
+        return None
+    annotated: Any = store
+    covers = bool(annotated.reach_covers)
+    periods = [(h["w"], time.fromisoformat(h["o"]), time.fromisoformat(h["c"])) for h in annotated.hours_json]
+    exceptions = {
+        date.fromisoformat(e["d"]): (e["x"], _json_time(e["o"]), _json_time(e["c"])) for e in annotated.exceptions_json
+    }
+    facts = _PlacementFacts(
+        covers=covers,
+        distance_m=_metres(annotated.reach_distance) if covers else None,
+        fee_bands=tuple(
+            sorted((FeeBand(up_to_m=b["u"], fee_cents=b["f"]) for b in annotated.bands_json), key=lambda b: b.up_to_m)
+        ),
+        open_now=is_open_at(periods=periods, exceptions=exceptions, at=now, tz=tz),
+    )
+    return store, facts
 
 
 def order_quote(*, diner: User, request: PlaceRequest) -> tuple[Store, list[_ResolvedLine], Quote, int, Coupon | None]:
@@ -164,22 +249,34 @@ def order_quote(*, diner: User, request: PlaceRequest) -> tuple[Store, list[_Res
 
     Raises OrderRefused for a store that is not live or not open, a drop-off outside its zone
     or fee bands, a menu problem, a refused coupon, or a pricing rule (minimum order...)."""
-    store = Store.objects.filter(pk=request.store_id).prefetch_related("fee_bands").first()
-    if store is None:
-        raise OrderRefused("unknown_store", "That store does not exist.", field="store_id", status=404)
-    if store.status != Store.Status.LIVE:
-        raise OrderRefused("store_unavailable", f"{store.display_name} is not taking orders.", field="store_id")
-    if not store_is_open(store, timezone.now()):
-        raise OrderRefused("store_closed", f"{store.display_name} is closed now.", field="store_id")
-    if store.paused_at(timezone.now()):
-        raise OrderRefused("store_paused", f"{store.display_name} is not taking orders right now.", field="store_id")
+    now = timezone.now()
     point = Point(request.delivery_lng, request.delivery_lat, srid=4326)
-    quote = delivery_quote_for(store, point)
-    if quote is None:
+    found = _store_for_placement(store_id=request.store_id, point=point, now=now)
+    if found is None:
+        raise OrderRefused("unknown_store", _("That store does not exist."), field="store_id", status=404)
+    store, facts = found
+    if store.status != Store.Status.LIVE:
         raise OrderRefused(
-            "out_of_zone", f"{store.display_name} does not deliver to this address.", field="delivery_address"
+            "store_unavailable", _("%(store)s is not taking orders.") % {"store": store.display_name}, field="store_id"
         )
-    distance_m, _fee = quote
+    if not facts.open_now:
+        raise OrderRefused(
+            "store_closed", _("%(store)s is closed now.") % {"store": store.display_name}, field="store_id"
+        )
+    if store.paused_at(now):
+        raise OrderRefused(
+            "store_paused",
+            _("%(store)s is not taking orders right now.") % {"store": store.display_name},
+            field="store_id",
+        )
+    # The same answer as delivery.selectors.discovery.delivery_quote_for, read with the store.
+    distance_m = facts.distance_m
+    if distance_m is None or _fee_for(((b.up_to_m, b.fee_cents) for b in facts.fee_bands), distance_m) is None:
+        raise OrderRefused(
+            "out_of_zone",
+            _("%(store)s does not deliver to this address.") % {"store": store.display_name},
+            field="delivery_address",
+        )
     lines = resolve_lines(store, request.lines)
     coupon = _coupon_for(request.coupon_code, store=store, diner=diner)
     pricing_lines = tuple(
@@ -196,7 +293,7 @@ def order_quote(*, diner: User, request: PlaceRequest) -> tuple[Store, list[_Res
                 lines=pricing_lines,
                 packaging_fee_cents=store.packaging_fee_cents,
                 min_order_cents=store.min_order_cents,
-                fee_bands=tuple(FeeBand(up_to_m=b.up_to_m, fee_cents=b.fee_cents) for b in store.fee_bands.all()),
+                fee_bands=facts.fee_bands,
                 distance_m=distance_m,
                 coupon=coupon_terms(coupon) if coupon else None,
             )
@@ -261,35 +358,57 @@ def order_place(*, diner: User, request: PlaceRequest, idempotency_key: str) -> 
     ETA is promised now. Pushes `order.created` to the store's board on commit.
     """
     fingerprint = request_fingerprint(request)
-    existing = IdempotencyRecord.objects.filter(user=diner, key=idempotency_key).select_related("order").first()
-    if existing is not None:
-        return _replay(existing, fingerprint)
-    try:
-        with transaction.atomic():
-            record = IdempotencyRecord.objects.create(user=diner, key=idempotency_key, request_hash=fingerprint)
-            order = _create_order(diner=diner, request=request)
-            record.order = order
-            record.save(update_fields=["order"])
-    except IntegrityError:
-        # A concurrent request with this key committed first (the unique index made us wait).
-        existing = IdempotencyRecord.objects.select_related("order").get(user=diner, key=idempotency_key)
-        return _replay(existing, fingerprint)
-    return PlaceResult(order=order, created=True)
+    with transaction.atomic():
+        order_id = _idempotency_claim(diner=diner, key=idempotency_key, fingerprint=fingerprint)
+        if order_id is not None:
+            return PlaceResult(order=_create_order(diner=diner, request=request, order_id=order_id), created=True)
+    # The key was claimed before (a concurrent claim made us wait until it committed).
+    existing = IdempotencyRecord.objects.select_related("order").get(user=diner, key=idempotency_key)
+    return _replay(existing, fingerprint)
+
+
+def _idempotency_claim(*, diner: User, key: str, fingerprint: str) -> int | None:
+    """Claim (diner, key) for a new order in one statement; return the id the order is to take,
+    or None if the key is taken. INSERT … ON CONFLICT DO NOTHING: a concurrent claim of the same
+    key blocks on the unique index until the first transaction ends, then inserts (it rolled
+    back) or does nothing (it committed). The order's id is drawn from its sequence here, so the
+    record names its order from the start (the foreign key is checked at commit, when the order
+    exists) and the order's number is known before its INSERT."""
+    record_table = IdempotencyRecord._meta.db_table
+    order_table = Order._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO "{record_table}" (user_id, key, request_hash, order_id, created_at) '  # noqa: S608 - table names from the models
+            f"VALUES (%s, %s, %s, nextval(pg_get_serial_sequence('{order_table}', 'id')), %s) "
+            "ON CONFLICT (user_id, key) DO NOTHING RETURNING order_id",
+            [diner.pk, key, fingerprint, timezone.now()],
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else None
+
+
+def _lines_cache(order: Order, lines: list[OrderLine]) -> None:
+    """Give `order.lines.all()` the lines just inserted, as a prefetch would (no query to read
+    back what we wrote; bulk_create returned their ids)."""
+    queryset = order.lines.all()
+    queryset._result_cache = list(lines)
+    queryset._prefetch_done = True  # type: ignore[attr-defined]
+    order._prefetched_objects_cache = {"lines": queryset}  # type: ignore[attr-defined]
 
 
 def _replay(record: IdempotencyRecord, fingerprint: str) -> PlaceResult:
     if record.request_hash != fingerprint:
         raise OrderRefused(
             "idempotency_key_reused",
-            "This Idempotency-Key was used for a different order; use a new key for a new order.",
+            _("This Idempotency-Key was used for a different order; use a new key for a new order."),
             status=409,
         )
     if record.order is None:  # cannot happen: the record and its order commit together
-        raise OrderRefused("idempotency_in_progress", "This order is still being placed.", status=409)
+        raise OrderRefused("idempotency_in_progress", _("This order is still being placed."), status=409)
     return PlaceResult(order=record.order, created=False)
 
 
-def _create_order(*, diner: User, request: PlaceRequest) -> Order:
+def _create_order(*, diner: User, request: PlaceRequest, order_id: int) -> Order:
     if request.coupon_code:
         # Lock the coupon until commit: two placements racing for its last use (or a diner's
         # last use) are serialised, and the second sees the first's redemption.
@@ -298,7 +417,9 @@ def _create_order(*, diner: User, request: PlaceRequest) -> Order:
     now = timezone.now()
     phone = request.contact_phone.strip()
     order = Order.objects.create(
-        number=f"tmp-{identity_hash(str(now.timestamp()) + str(diner.pk), purpose='order')[:16]}",
+        pk=order_id,
+        # Human-readable and unique: the local business date and the row id.
+        number=f"{timezone.localdate(now):%Y%m%d}{order_id:07d}",
         diner=diner,
         store=store,
         subtotal_cents=quote.subtotal_cents,
@@ -320,12 +441,10 @@ def _create_order(*, diner: User, request: PlaceRequest) -> Order:
         # supply near the store, whichever is longer, then the ride (delivery.eta).
         eta_at=now + timedelta(minutes=eta_minutes_for_store(store=store, distance_m=distance_m)),
     )
-    # Human-readable and unique: the local business date and the row id.
-    order.number = f"{timezone.localdate(now):%Y%m%d}{order.pk:07d}"
-    order.save(update_fields=["number"])
-    OrderLine.objects.bulk_create(
+    order_lines = OrderLine.objects.bulk_create(
         [_snapshot_line(order, line, unit) for line, unit in zip(lines, quote.unit_prices_cents, strict=True)]
     )
+    _lines_cache(order, order_lines)
     if coupon is not None:
         CouponRedemption.objects.create(coupon=coupon, diner=diner, order=order)
     OrderEvent.objects.create(order=order, actor=diner, actor_role="diner", from_status="", to_status=order.status)

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.tests.factories import DinerFactory
-from delivery.models import Coupon, IdempotencyRecord, Order, OrderEvent, Store
+from delivery.models import Coupon, HoursException, IdempotencyRecord, Order, OrderEvent, Store
 from delivery.services.orders import LineRequest, OrderRefused, PlaceRequest, order_place
 from delivery.tests.factories import MenuStore, StoreMembershipFactory, build_menu_store
 
@@ -163,6 +163,22 @@ def test_closed_store_is_refused(diner: User, menu: MenuStore) -> None:
     with pytest.raises(OrderRefused) as refused:
         order_place(diner=diner, request=_request(menu), idempotency_key="k")
     assert refused.value.code == "store_closed"
+
+
+def test_a_holiday_and_a_pause_act_at_once(diner: User, menu: MenuStore) -> None:
+    # Placement reads hours, exceptions and the pause with the store in one statement: nothing
+    # is cached, so each change is seen by the very next placement.
+    holiday = HoursException.objects.create(store=menu.store, date=timezone.localdate(), closed=True)
+    with pytest.raises(OrderRefused) as refused:
+        order_place(diner=diner, request=_request(menu), idempotency_key="k")
+    assert refused.value.code == "store_closed"
+    holiday.delete()
+    Store.objects.filter(pk=menu.store.pk).update(pause_reason="rush", paused_until=None)
+    with pytest.raises(OrderRefused) as refused:
+        order_place(diner=diner, request=_request(menu), idempotency_key="k")
+    assert refused.value.code == "store_paused"
+    Store.objects.filter(pk=menu.store.pk).update(pause_reason="")
+    assert order_place(diner=diner, request=_request(menu), idempotency_key="k").created
 
 
 def test_address_outside_the_zone_is_refused(diner: User, menu: MenuStore) -> None:

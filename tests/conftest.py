@@ -190,3 +190,20 @@ def browser() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def dispatcher(transactional_db: None) -> Iterator[subprocess.Popen[str]]:
+    """The dispatcher process on the test database, ticking every half second."""
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_dispatcher", "--tick", "0.5"],
+        cwd=ROOT,
+        env={**_test_process_env(), "TRACKING_THROTTLE_SECONDS": "0.5"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield process
+    finally:
+        _stop(process)

@@ -4,9 +4,6 @@ them a ready order, they accept, and the diner's map shows the courier move."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,27 +15,11 @@ from delivery.models import Order
 from delivery.tests.factories import build_menu_store
 from dispatch.models import Courier
 from dispatch.tests.factories import CourierFactory, make_order
-from tests.conftest import ROOT, LiveServer, _stop, _test_process_env, session_cookie
+from tests.conftest import LiveServer, session_cookie
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
 PHONE = {"width": 390, "height": 844}
 STORE = (121.441, 31.238)
-
-
-@pytest.fixture
-def dispatcher(transactional_db: None) -> Iterator[subprocess.Popen[str]]:
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "run_dispatcher", "--tick", "0.5"],
-        cwd=ROOT,
-        env={**_test_process_env(), "TRACKING_THROTTLE_SECONDS": "0.5"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        yield process
-    finally:
-        _stop(process)
 
 
 def _page(browser: Any, server: LiveServer, user: User, **options: Any) -> tuple[Any, Any]:

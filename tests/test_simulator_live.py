@@ -5,9 +5,6 @@ deliver with the diner's code."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
-from collections.abc import Iterator
 
 import pytest
 from django.contrib.gis.geos import Point
@@ -16,25 +13,9 @@ from accounts.tests.factories import square as square_zone
 from delivery.models import Order
 from delivery.tests.factories import build_menu_store
 from dispatch.simulator import simulate
-from tests.conftest import ROOT, LiveServer, _stop, _test_process_env
+from tests.conftest import LiveServer
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def dispatcher(transactional_db: None) -> Iterator[subprocess.Popen[str]]:
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "run_dispatcher", "--tick", "0.5"],
-        cwd=ROOT,
-        env={**_test_process_env(), "TRACKING_THROTTLE_SECONDS": "0.5"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        yield process
-    finally:
-        _stop(process)
 
 
 def test_simulated_couriers_deliver_simulated_orders(daphne_server: LiveServer, dispatcher: object) -> None:

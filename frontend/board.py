@@ -32,7 +32,7 @@ from accounts.access import STORE_ROLES_ALL, STORE_ROLES_MANAGE, access_store
 from accounts.models import User
 from delivery.models import MenuItem, Order, Review, SetMeal, Store, StoreMembership
 from delivery.pricing import format_yuan
-from delivery.selectors.board import board_store_data, order_pickup_at, store_performance
+from delivery.selectors.board import StorePerformance, board_store_data, order_pickup_at, store_performance
 from delivery.selectors.reconciliation import reconciliation_days
 from delivery.services import board as svc
 from delivery.services.reviews import ReviewRefused, review_reply
@@ -240,11 +240,62 @@ def performance_page(request: HttpRequest, user: User, store: Store) -> HttpResp
     start, end = _period(request)
     perf = store_performance(store=store, start=_local_midnight(start), end=_local_midnight(end + timedelta(days=1)))
     rate = f"{perf.acceptance_rate:.0%}" if perf.acceptance_rate is not None else "—"
+    if request.GET.get("format") == "csv":
+        return _performance_csv(store, start, end, perf)
     return render(
         request,
         "frontend/board/performance.html",
         {"store": store, "perf": perf, "rate": rate, "start": start, "end": end},
     )
+
+
+PERFORMANCE_COLUMNS = (
+    "day",
+    "orders",
+    "accepted",
+    "rejected",
+    "auto_rejected",
+    "acceptance_rate",
+    "mean_prep_minutes",
+    "mean_promised_minutes",
+    "late_ready",
+    "ratings",
+    "mean_rating",
+)
+
+
+def _performance_row(label: str, perf: StorePerformance) -> list[object]:
+    def fixed(value: float | None, digits: int) -> str:
+        return "" if value is None else f"{value:.{digits}f}"
+
+    return [
+        label,
+        perf.orders,
+        perf.accepted,
+        perf.rejected,
+        perf.auto_rejected,
+        fixed(perf.acceptance_rate, 4),
+        fixed(perf.mean_prep_minutes, 1),
+        fixed(perf.mean_promised_minutes, 1),
+        perf.late_ready,
+        perf.ratings,
+        fixed(perf.mean_rating, 2),
+    ]
+
+
+def _performance_csv(store: Store, start: date, end: date, total: StorePerformance) -> HttpResponse:
+    """The performance figures per day of the period (local days), then the whole period."""
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="performance-{store.pk}-{start}-{end}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(PERFORMANCE_COLUMNS)
+    day = start
+    while day <= end:
+        perf = store_performance(store=store, start=_local_midnight(day), end=_local_midnight(day + timedelta(days=1)))
+        writer.writerow(_performance_row(day.isoformat(), perf))
+        day += timedelta(days=1)
+    writer.writerow(_performance_row("total", total))
+    return response
 
 
 RECONCILIATION_COLUMNS = ("day", "orders", "gross", "store_discount", "commission", "refunds", "payout")

@@ -371,3 +371,47 @@ def test_the_new_order_alert_keeps_sounding_in_a_background_tab(
         assert done["sounding"] is False and not done["title"].startswith("(")
     finally:
         context.close()
+
+
+def _age(number: str, **fields: Any) -> None:
+    """Move an order's timestamps back (time passing) without a push."""
+    from django.utils import timezone
+
+    Order.objects.filter(number=number).update(**{k: timezone.now() - v for k, v in fields.items()})
+
+
+def test_late_orders_are_highlighted_on_the_live_board(
+    browser: Any, daphne_server: LiveServer, menu: MenuStore, staff: User, diner: User
+) -> None:
+    """An accepted order past its pickup time and a new order close to its accept deadline are
+    marked late when the board next resyncs (no reload); a fresh order is not."""
+    from datetime import timedelta
+
+    from delivery.services import board as svc
+
+    context, board = _page(browser, daphne_server, staff)
+    try:
+        _open_board(board, daphne_server, menu.store.pk)
+        cooking: Order = _in_thread(place_paid_order, diner=diner, menu=menu)
+        card = board.get_by_test_id(f"order-{cooking.number}")
+        card.wait_for(timeout=10000)
+        _in_thread(svc.order_accept, user=staff, store_id=menu.store.pk, number=cooking.number, prep_minutes=5)
+        board.get_by_test_id("col-accepted").get_by_test_id(f"order-{cooking.number}").wait_for(timeout=10000)
+        assert "late" not in (card.get_attribute("class") or "").split()
+
+        waiting: Order = _in_thread(place_paid_order, diner=diner, menu=menu)
+        board.get_by_test_id(f"order-{waiting.number}").wait_for(timeout=10000)
+        # Time passes: the pickup time of the accepted order is behind us (accepted 10 min ago
+        # with 5 min of prep), and the new order has used 70 % of its time to be accepted.
+        _in_thread(_age, number=cooking.number, accepted_at=timedelta(minutes=10))
+        _in_thread(_age, number=waiting.number, paid_at=svc.accept_deadline() * 0.7)
+        fresh: Order = _in_thread(place_paid_order, diner=diner, menu=menu)  # its push resyncs the board
+        board.get_by_test_id(f"order-{fresh.number}").wait_for(timeout=10000)
+
+        board.locator(f"li.order.late[data-number='{cooking.number}']").wait_for(timeout=10000)
+        board.locator(f"li.order.late[data-number='{waiting.number}']").wait_for(timeout=10000)
+        assert board.get_by_test_id(f"order-{cooking.number}").locator(".late-tag").is_visible()
+        assert "late" not in (board.get_by_test_id(f"order-{fresh.number}").get_attribute("class") or "").split()
+        assert board.locator("li.order.late").count() == 2
+    finally:
+        context.close()

@@ -130,6 +130,8 @@ def category_post(request: HttpRequest, user: User, store: Store) -> HttpRespons
         category_id = int(request.POST.get("category_id") or 0)
     except ValueError:
         category_id = 0
+    if action != "create" and not MenuCategory.objects.filter(store=store, pk=category_id).exists():
+        raise Http404
     key = "new" if action == "create" else str(category_id)
     form = CategoryForm(request.POST, prefix="new" if action == "create" else f"c{category_id}")
     try:
@@ -154,7 +156,9 @@ def category_post(request: HttpRequest, user: User, store: Store) -> HttpRespons
             raise Http404 from refused
         if action in ("delete", "up", "down"):
             # Show the refusal on that category's row, its names as they are.
-            category = MenuCategory.objects.get(store=store, pk=category_id)
+            category = MenuCategory.objects.filter(store=store, pk=category_id).first()
+            if category is None:
+                raise Http404 from refused
             prefix = f"c{category_id}"
             form = CategoryForm(
                 {f"{prefix}-name_zh": category.name_zh, f"{prefix}-name_en": category.name_en}, prefix=prefix
@@ -359,7 +363,10 @@ def set_meal_edit(request: HttpRequest, user: User, store: Store, set_meal_id: i
     if set_meal_id and meal is None:
         raise Http404
     if request.method == "POST" and request.POST.get("action") == "delete" and meal is not None:
-        menu_svc.set_meal_delete(user=user, store_id=store.pk, set_meal_id=meal.pk)
+        try:
+            menu_svc.set_meal_delete(user=user, store_id=store.pk, set_meal_id=meal.pk)
+        except menu_svc.MenuRefused as refused:
+            raise Http404 from refused
         messages.success(request, _("Deleted."))
         return redirect("frontend:board_menu", store_id=store.pk)
     initial: dict[str, Any] = {}

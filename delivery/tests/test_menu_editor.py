@@ -121,6 +121,11 @@ def test_categories_add_rename_reorder_and_delete_only_when_empty(menu, manager)
     assert MenuCategory.objects.filter(pk=noodles.pk).exists()
     assert client.post(url, {"action": "delete", "category_id": drinks.pk}).status_code == 302
     assert not MenuCategory.objects.filter(pk=drinks.pk).exists()
+    # Another store's category is not reachable through this store.
+    foreign = build_menu_store().noodles.category_id
+    for action in ("delete", "rename", "up"):
+        assert client.post(url, {"action": action, "category_id": foreign}).status_code == 404
+    assert MenuCategory.objects.filter(pk=foreign).exists()
 
 
 def test_a_dish_with_a_sniffed_photo_and_allergens(menu, manager, media) -> None:  # type: ignore[no-untyped-def]

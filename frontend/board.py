@@ -30,13 +30,20 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.access import STORE_ROLES_ALL, STORE_ROLES_MANAGE, access_store
 from accounts.models import User
-from delivery.models import MenuItem, Order, Review, Store, StoreMembership
+from delivery.models import MenuItem, Order, Review, SetMeal, Store, StoreMembership
 from delivery.pricing import format_yuan
-from delivery.selectors.board import board_store_data, order_pickup_at, store_performance
+from delivery.selectors.board import StorePerformance, board_store_data, order_pickup_at, store_performance
 from delivery.selectors.reconciliation import reconciliation_days
 from delivery.services import board as svc
 from delivery.services.reviews import ReviewRefused, review_reply
-from delivery.services.stores import store_hours_set
+from delivery.services.stores import (
+    SettingsRefused,
+    StoreRefused,
+    store_fee_bands_set,
+    store_hours_exception_delete,
+    store_hours_exception_set,
+    store_hours_set,
+)
 from delivery.services.zones import ZoneInvalid, store_zone_set, store_zone_set_radius
 from delivery.tickets import ticket_escpos, ticket_text
 
@@ -172,19 +179,28 @@ def ticket_page(request: HttpRequest, user: User, store: Store, number: str) -> 
 # --- Menu: sold out ----------------------------------------------------------------------------
 
 
-@require_GET
-@store_staff_required()
-def menu_page(request: HttpRequest, user: User, store: Store) -> HttpResponse:
-    """Every dish with its options and sold-out switches."""
+def menu_context(request: HttpRequest, store: Store, *, manager: bool) -> dict[str, Any]:
+    """The menu page's dishes (with options and sold-out switches) and set meals."""
     items = (
         MenuItem.objects.filter(store=store)
         .select_related("category")
         .prefetch_related("option_groups__options")
         .order_by("category__position", "position", "id")
     )
-    return render(
-        request, "frontend/board/menu.html", {"store": store, "items": items, "manager": _manager(user, store)}
-    )
+    meals = SetMeal.objects.filter(store=store).select_related("category").prefetch_related("components__item")
+    return {"store": store, "items": items, "set_meals": meals, "manager": manager}
+
+
+@require_GET
+@store_staff_required()
+def menu_page(request: HttpRequest, user: User, store: Store) -> HttpResponse:
+    """Every dish with its options and sold-out switches; for the owner and managers, the
+    editor's categories and set meals too (frontend.board_menu)."""
+    if _manager(user, store):
+        from frontend.board_menu import menu_editor_page
+
+        return menu_editor_page(request, store)
+    return render(request, "frontend/board/menu.html", menu_context(request, store, manager=False))
 
 
 @require_POST
@@ -205,30 +221,6 @@ def menu_sold_out(request: HttpRequest, user: User, store: Store, kind: str, obj
     else:
         messages.success(request, _("Saved."))
     return redirect("frontend:board_menu", store_id=store.pk)
-
-
-class MenuItemForm(forms.ModelForm):  # type: ignore[type-arg]
-    class Meta:
-        model = MenuItem
-        fields = ["category", "name_zh", "name_en", "description", "price_cents", "position"]
-
-
-@require_http_methods(["GET", "POST"])
-@store_staff_required(STORE_ROLES_MANAGE)
-def menu_item_edit(request: HttpRequest, user: User, store: Store, item_id: int | None = None) -> HttpResponse:
-    """The menu editor (owner and managers): a dish's names, description, price and category."""
-    item = MenuItem.objects.filter(store=store, pk=item_id).first() if item_id else None
-    if item_id and item is None:
-        raise Http404
-    form = MenuItemForm(request.POST or None, instance=item)
-    form.fields["category"].queryset = store.menu_categories.all()  # type: ignore[attr-defined]
-    if request.method == "POST" and form.is_valid():
-        saved = form.save(commit=False)
-        saved.store = store
-        saved.save()
-        messages.success(request, _("Saved."))
-        return redirect("frontend:board_menu", store_id=store.pk)
-    return render(request, "frontend/board/menu_item.html", {"store": store, "form": form, "item": item})
 
 
 # --- Performance and reconciliation -----------------------------------------------------------
@@ -260,11 +252,62 @@ def performance_page(request: HttpRequest, user: User, store: Store) -> HttpResp
     start, end = _period(request)
     perf = store_performance(store=store, start=_local_midnight(start), end=_local_midnight(end + timedelta(days=1)))
     rate = f"{perf.acceptance_rate:.0%}" if perf.acceptance_rate is not None else "—"
+    if request.GET.get("format") == "csv":
+        return _performance_csv(store, start, end, perf)
     return render(
         request,
         "frontend/board/performance.html",
         {"store": store, "perf": perf, "rate": rate, "start": start, "end": end},
     )
+
+
+PERFORMANCE_COLUMNS = (
+    "day",
+    "orders",
+    "accepted",
+    "rejected",
+    "auto_rejected",
+    "acceptance_rate",
+    "mean_prep_minutes",
+    "mean_promised_minutes",
+    "late_ready",
+    "ratings",
+    "mean_rating",
+)
+
+
+def _performance_row(label: str, perf: StorePerformance) -> list[object]:
+    def fixed(value: float | None, digits: int) -> str:
+        return "" if value is None else f"{value:.{digits}f}"
+
+    return [
+        label,
+        perf.orders,
+        perf.accepted,
+        perf.rejected,
+        perf.auto_rejected,
+        fixed(perf.acceptance_rate, 4),
+        fixed(perf.mean_prep_minutes, 1),
+        fixed(perf.mean_promised_minutes, 1),
+        perf.late_ready,
+        perf.ratings,
+        fixed(perf.mean_rating, 2),
+    ]
+
+
+def _performance_csv(store: Store, start: date, end: date, total: StorePerformance) -> HttpResponse:
+    """The performance figures per day of the period (local days), then the whole period."""
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="performance-{store.pk}-{start}-{end}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(PERFORMANCE_COLUMNS)
+    day = start
+    while day <= end:
+        perf = store_performance(store=store, start=_local_midnight(day), end=_local_midnight(day + timedelta(days=1)))
+        writer.writerow(_performance_row(day.isoformat(), perf))
+        day += timedelta(days=1)
+    writer.writerow(_performance_row("total", total))
+    return response
 
 
 RECONCILIATION_COLUMNS = ("day", "orders", "gross", "store_discount", "commission", "refunds", "payout")
@@ -424,6 +467,64 @@ class HoursForm(forms.Form):
         return periods
 
 
+class FeeBandForm(forms.Form):
+    up_to_m = forms.IntegerField(label=gettext_lazy("Up to (m)"), min_value=1)
+    fee_cents = forms.IntegerField(label=gettext_lazy("Fee (cents)"), min_value=1)
+
+
+FeeBandFormSet = forms.formset_factory(FeeBandForm, extra=1, can_delete=True, max_num=20)
+
+
+class HoursExceptionForm(forms.Form):
+    """A date with other hours: closed all day, or opening and closing times."""
+
+    date = forms.DateField(label=gettext_lazy("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    closed = forms.BooleanField(label=gettext_lazy("Closed all day"), required=False)
+    opens = forms.TimeField(label=gettext_lazy("Opens"), required=False, widget=forms.TimeInput(attrs={"type": "time"}))
+    closes = forms.TimeField(
+        label=gettext_lazy("Closes"), required=False, widget=forms.TimeInput(attrs={"type": "time"})
+    )
+    note = forms.CharField(label=gettext_lazy("Note"), max_length=128, required=False)
+
+
+def _bands_save(user: User, store: Store, formset: Any) -> bool:
+    """Save the fee bands of a valid formset through the service; put a refusal on its row."""
+    rows = [f for f in formset.forms if f.has_changed() and not f.cleaned_data.get("DELETE")]
+    try:
+        store_fee_bands_set(
+            user=user,
+            store_id=store.pk,
+            bands=[(f.cleaned_data["up_to_m"], f.cleaned_data["fee_cents"]) for f in rows],
+        )
+    except SettingsRefused as refused:
+        target = rows[refused.row or 0] if rows else formset.forms[0]
+        target.add_error(refused.field, refused.message)
+        return False
+    except StoreRefused as refused:
+        raise Http404 from refused
+    return True
+
+
+def _exception_save(user: User, store: Store, form: HoursExceptionForm) -> bool:
+    data = form.cleaned_data
+    try:
+        store_hours_exception_set(
+            user=user,
+            store_id=store.pk,
+            day=data["date"],
+            closed=data["closed"],
+            opens=data["opens"],
+            closes=data["closes"],
+            note=data["note"],
+        )
+    except SettingsRefused as refused:
+        form.add_error(refused.field, refused.message)
+        return False
+    except StoreRefused as refused:
+        raise Http404 from refused
+    return True
+
+
 @require_http_methods(["GET", "POST"])
 @store_staff_required(STORE_ROLES_MANAGE)
 def settings_page(request: HttpRequest, user: User, store: Store) -> HttpResponse:
@@ -454,6 +555,27 @@ def settings_page(request: HttpRequest, user: User, store: Store) -> HttpRespons
         store_hours_set(store=store, periods=hours_form.cleaned_data["hours"])
         messages.success(request, _("Saved."))
         return redirect("frontend:board_settings", store_id=store.pk)
+    bands_initial = [{"up_to_m": b.up_to_m, "fee_cents": b.fee_cents} for b in store.fee_bands.order_by("up_to_m")]
+    bands_formset = FeeBandFormSet(
+        request.POST if action == "bands" else None,
+        prefix="bands",
+        initial=None if action == "bands" else bands_initial,
+    )
+    if action == "bands" and bands_formset.is_valid() and _bands_save(user, store, bands_formset):
+        messages.success(request, _("Saved."))
+        return redirect("frontend:board_settings", store_id=store.pk)
+    exception_form = HoursExceptionForm(request.POST if action == "exception" else None, prefix="exc")
+    if action == "exception" and exception_form.is_valid() and _exception_save(user, store, exception_form):
+        messages.success(request, _("Saved."))
+        return redirect("frontend:board_settings", store_id=store.pk)
+    if action == "exception_delete":
+        try:
+            exception_id = int(request.POST.get("exception_id") or 0)
+        except ValueError:
+            exception_id = 0
+        store_hours_exception_delete(user=user, store_id=store.pk, exception_id=exception_id)
+        messages.success(request, _("Deleted."))
+        return redirect("frontend:board_settings", store_id=store.pk)
     context: dict[str, Any] = {
         "store": store,
         "form": form,
@@ -462,6 +584,9 @@ def settings_page(request: HttpRequest, user: User, store: Store) -> HttpRespons
         "zone_geojson": store.zone.geojson if store.zone else "",
         "pin": [store.location.y, store.location.x],
         "bands": [(b.up_to_m, format_yuan(b.fee_cents)) for b in store.fee_bands.order_by("up_to_m")],
+        "bands_formset": bands_formset,
+        "exception_form": exception_form,
+        "exceptions": store.hours_exceptions.filter(date__gte=timezone.localdate()).order_by("date"),
         "settings_deadline": settings.ORDER_ACCEPT_DEADLINE_MINUTES,
     }
     return render(request, "frontend/board/settings.html", context)

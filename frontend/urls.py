@@ -2,6 +2,7 @@ from django.urls import path
 
 from frontend import (
     board,
+    board_menu,
     complaint_pages,
     compliance_pages,
     courier,
@@ -38,8 +39,13 @@ urlpatterns = [
     path("board/<int:store_id>/", board.board_page, name="board"),
     path("board/<int:store_id>/tickets/<str:number>/", board.ticket_page, name="board_ticket"),
     path("board/<int:store_id>/menu/", board.menu_page, name="board_menu"),
-    path("board/<int:store_id>/menu/new/", board.menu_item_edit, name="board_menu_new"),
-    path("board/<int:store_id>/menu/<int:item_id>/", board.menu_item_edit, name="board_menu_item"),
+    path("board/<int:store_id>/menu/new/", board_menu.item_edit, name="board_menu_new"),
+    path("board/<int:store_id>/menu/<int:item_id>/", board_menu.item_edit, name="board_menu_item"),
+    path("board/<int:store_id>/menu/categories/", board_menu.category_post, name="board_menu_category"),
+    path("board/<int:store_id>/menu/<int:item_id>/groups/", board_menu.option_group_post, name="board_menu_group"),
+    path("board/<int:store_id>/menu/groups/<int:group_id>/options/", board_menu.option_post, name="board_menu_option"),
+    path("board/<int:store_id>/menu/sets/new/", board_menu.set_meal_edit, name="board_set_meal_new"),
+    path("board/<int:store_id>/menu/sets/<int:set_meal_id>/", board_menu.set_meal_edit, name="board_set_meal"),
     path("board/<int:store_id>/menu/<str:kind>/<int:object_id>/sold-out/", board.menu_sold_out, name="board_sold_out"),
     path("board/<int:store_id>/performance/", board.performance_page, name="board_performance"),
     path("board/<int:store_id>/reconciliation/", board.reconciliation_page, name="board_reconciliation"),

@@ -326,3 +326,96 @@ def test_the_socket_killed_while_orders_arrive_loses_and_duplicates_nothing(
         assert board.evaluate("window.boardStats.resyncs") >= 4  # the first load and each reconnect
     finally:
         context.close()
+
+
+def test_the_new_order_alert_keeps_sounding_in_a_background_tab(
+    browser: Any, daphne_server: LiveServer, menu: MenuStore, staff: User, diner: User
+) -> None:
+    """Another tab of the same browser is brought to the front, then an order arrives: the push
+    still reaches the board, whose title counts it and whose page flashes, and the beeps are put
+    on the WebAudio clock two minutes ahead. Headless Chromium keeps every page "visible" (there
+    is no real background tab to be had, and CDP's frozen lifecycle state did not stop timers
+    here), so the test makes the board worse off than any background tab: it holds the page's
+    main thread for 3 s, so no script of it runs, and checks that the audio clock, which plays
+    the scheduled beeps on its own thread, ran on with beeps still ahead of it."""
+    context, board = _page(browser, daphne_server, staff)
+    try:
+        _open_board(board, daphne_server, menu.store.pk)
+        board.get_by_test_id("sound-on").click()  # the user gesture browsers require for sound
+        board.wait_for_function("window.boardAlert().audio === 'running'", timeout=10000)
+        quiet = board.evaluate("window.boardAlert()")
+        assert quiet["sounding"] is False and not quiet["title"].startswith("(")
+
+        other = context.new_page()
+        other.goto(f"{daphne_server.url}/board/{menu.store.pk}/menu/")
+        other.bring_to_front()
+
+        order: Order = _in_thread(place_paid_order, diner=diner, menu=menu)
+        board.wait_for_function("document.title.startsWith('(1)')", timeout=15000)
+        first = board.evaluate("window.boardAlert()")
+        assert first["flashing"] is True and first["sounding"] is True and first["audio"] == "running"
+        # Beeps every 2 s are already on the audio clock for the next two minutes (at least 100 s
+        # ahead): no timer needs to fire in the background for them to sound.
+        assert first["scheduledUntil"] - first["now"] >= 100
+
+        # Hold the board's main thread for 3 s: no timer, no task of the page runs (a background
+        # tab still gets throttled timers; this is worse), while the other tab stays in front.
+        board.evaluate("() => { const end = performance.now() + 3000; while (performance.now() < end); }")
+        later = board.evaluate("window.boardAlert()")
+        assert later["audio"] == "running" and later["sounding"] is True
+        assert later["now"] - first["now"] >= 2.5  # the audio clock ran on, the beeps with it
+        assert later["scheduledUntil"] - later["now"] >= 90  # with beeps still ahead of it
+        assert later["title"].startswith("(1)") and later["flashing"] is True
+
+        # Someone acts (back on the board): the sound stops and the count goes.
+        board.bring_to_front()
+        board.get_by_test_id(f"accept-{order.number}").click()
+        board.get_by_test_id("col-accepted").get_by_test_id(f"order-{order.number}").wait_for()
+        done = board.evaluate("window.boardAlert()")
+        assert done["sounding"] is False and not done["title"].startswith("(")
+    finally:
+        context.close()
+
+
+def _age(number: str, **fields: Any) -> None:
+    """Move an order's timestamps back (time passing) without a push."""
+    from django.utils import timezone
+
+    Order.objects.filter(number=number).update(**{k: timezone.now() - v for k, v in fields.items()})
+
+
+def test_late_orders_are_highlighted_on_the_live_board(
+    browser: Any, daphne_server: LiveServer, menu: MenuStore, staff: User, diner: User
+) -> None:
+    """An accepted order past its pickup time and a new order close to its accept deadline are
+    marked late when the board next resyncs (no reload); a fresh order is not."""
+    from datetime import timedelta
+
+    from delivery.services import board as svc
+
+    context, board = _page(browser, daphne_server, staff)
+    try:
+        _open_board(board, daphne_server, menu.store.pk)
+        cooking: Order = _in_thread(place_paid_order, diner=diner, menu=menu)
+        card = board.get_by_test_id(f"order-{cooking.number}")
+        card.wait_for(timeout=10000)
+        _in_thread(svc.order_accept, user=staff, store_id=menu.store.pk, number=cooking.number, prep_minutes=5)
+        board.get_by_test_id("col-accepted").get_by_test_id(f"order-{cooking.number}").wait_for(timeout=10000)
+        assert "late" not in (card.get_attribute("class") or "").split()
+
+        waiting: Order = _in_thread(place_paid_order, diner=diner, menu=menu)
+        board.get_by_test_id(f"order-{waiting.number}").wait_for(timeout=10000)
+        # Time passes: the pickup time of the accepted order is behind us (accepted 10 min ago
+        # with 5 min of prep), and the new order has used 70 % of its time to be accepted.
+        _in_thread(_age, number=cooking.number, accepted_at=timedelta(minutes=10))
+        _in_thread(_age, number=waiting.number, paid_at=svc.accept_deadline() * 0.7)
+        fresh: Order = _in_thread(place_paid_order, diner=diner, menu=menu)  # its push resyncs the board
+        board.get_by_test_id(f"order-{fresh.number}").wait_for(timeout=10000)
+
+        board.locator(f"li.order.late[data-number='{cooking.number}']").wait_for(timeout=10000)
+        board.locator(f"li.order.late[data-number='{waiting.number}']").wait_for(timeout=10000)
+        assert board.get_by_test_id(f"order-{cooking.number}").locator(".late-tag").is_visible()
+        assert "late" not in (board.get_by_test_id(f"order-{fresh.number}").get_attribute("class") or "").split()
+        assert board.locator("li.order.late").count() == 2
+    finally:
+        context.close()

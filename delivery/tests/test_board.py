@@ -376,6 +376,27 @@ def test_performance_counts_acceptance_and_prep(menu, staff, diner) -> None:  # 
     assert perf.late_ready == 0
 
 
+def test_performance_csv_per_day_and_in_total(menu, staff, outsider, diner) -> None:  # type: ignore[no-untyped-def]
+    accepted = place_paid_order(diner, menu)
+    svc.order_accept(user=staff, store_id=menu.store.pk, number=accepted.number, prep_minutes=15)
+    rejected = place_paid_order(diner, menu)
+    svc.order_reject(user=staff, store_id=menu.store.pk, number=rejected.number, reason="x")
+    today = timezone.localdate()
+    start = today - timedelta(days=2)
+    url = f"/board/{menu.store.pk}/performance/?start={start}&end={today}&format=csv"
+    response = _client(staff).get(url)
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert [r["day"] for r in rows] == [str(start), str(start + timedelta(days=1)), str(today), "total"]
+    assert [r["orders"] for r in rows] == ["0", "0", "2", "2"]
+    assert rows[2]["accepted"] == rows[3]["accepted"] == "1" and rows[3]["rejected"] == "1"
+    assert rows[3]["acceptance_rate"] == "0.5000" and rows[3]["mean_promised_minutes"] == ""  # none ready yet
+    assert rows[0]["acceptance_rate"] == ""
+    page = _client(staff).get(f"/board/{menu.store.pk}/performance/")
+    assert b'data-testid="performance-csv"' in page.content
+    assert _client(outsider).get(url).status_code == 404
+
+
 def test_reconciliation_csv_totals_match_the_ledger_to_the_cent(menu, staff, manager, diner) -> None:  # type: ignore[no-untyped-def]
     from delivery.payments.services import refund_issue
 

@@ -302,6 +302,18 @@ function alertUpdate() {
 }
 setInterval(alertUpdate, 30000);
 
+// For tests and diagnostics: what the alert holds now, read live from the audio clock (the
+// beeps are scheduled on it, so this is what will sound whether or not the tab is visible).
+window.boardAlert = () => ({
+  audio: audio ? audio.state : "off",
+  now: audio ? audio.currentTime : 0,
+  scheduledUntil: beepsUntil,
+  sounding: Boolean(gain),
+  title: document.title,
+  flashing: document.body.classList.contains("alerting"),
+  visibility: document.visibilityState,
+});
+
 document.getElementById("sound-on").addEventListener("click", async (event) => {
   audio = audio || new AudioContext();
   await audio.resume();

@@ -12,28 +12,11 @@ from core.realtime import group_for_user
 CLOSE_UNAUTHENTICATED = 4401
 
 
-class UserChannelConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
-    """`/ws/me/`: events addressed to the signed-in user, plus ping/pong.
-
-    Invariants: only an authenticated user is accepted; the consumer joins exactly the group of
-    that user, so nobody can listen to another user's events. `{"type": "ping", "seq": n}` is
-    answered with `{"type": "pong", "seq": n}` (the client's liveness check, and the echo that
-    bench/ measures). Events are relayed unchanged; the client resyncs on reconnect.
-    """
+class GroupEventConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    """A socket that listens to one group (joined by the subclass's `connect` into `group`),
+    relays its events unchanged and answers `{"type": "ping", "seq": n}` with a pong."""
 
     group: str | None = None
-
-    async def connect(self) -> None:
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            # Accept, then close with our code: a refused handshake reaches the browser only
-            # as 1006, which the client cannot tell from a network fault and would retry.
-            await self.accept()
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
-        self.group = group_for_user(user.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
 
     async def disconnect(self, code: int) -> None:
         if self.group is not None:
@@ -47,3 +30,25 @@ class UserChannelConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def event_push(self, message: dict[str, Any]) -> None:
         await self.send_json(message["event"])
+
+
+class UserChannelConsumer(GroupEventConsumer):
+    """`/ws/me/`: events addressed to the signed-in user, plus ping/pong.
+
+    Invariants: only an authenticated user is accepted; the consumer joins exactly the group of
+    that user, so nobody can listen to another user's events. `{"type": "ping", "seq": n}` is
+    answered with `{"type": "pong", "seq": n}` (the client's liveness check, and the echo that
+    bench/ measures). Events are relayed unchanged; the client resyncs on reconnect.
+    """
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            # Accept, then close with our code: a refused handshake reaches the browser only
+            # as 1006, which the client cannot tell from a network fault and would retry.
+            await self.accept()
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.group = group_for_user(user.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()

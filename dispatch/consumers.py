@@ -18,7 +18,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from accounts.access import access_courier, access_order_tracking
-from core.consumers import CLOSE_UNAUTHENTICATED
+from core.consumers import CLOSE_UNAUTHENTICATED, GroupEventConsumer
 from core.realtime import group_for_order_tracking, group_for_user
 from core.redis import state_redis_async
 from delivery.models import Order
@@ -135,12 +135,10 @@ class CourierConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         await self.send_json(message["event"])
 
 
-class OrderTrackingConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class OrderTrackingConsumer(GroupEventConsumer):
     """The diner's live map of one order. Invariants: only that order's diner is accepted
     (access_order_tracking); positions reach this group only while a courier carries the active
     order. On (re)connect it sends a full `tracking.snapshot`, so a dropped socket resyncs."""
-
-    group: str | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -157,16 +155,3 @@ class OrderTrackingConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         await self.accept()
         snapshot = await database_sync_to_async(tracking_snapshot)(order=order)
         await self.send_json({"type": "tracking.snapshot", "v": 1, **snapshot})
-
-    async def disconnect(self, code: int) -> None:
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        if isinstance(content, dict) and content.get("type") == "ping":
-            await self.send_json({"type": "pong", "seq": content.get("seq")})
-            return
-        await self.send_json({"type": "error", "code": "unknown_message", "message": "Unknown message type."})
-
-    async def event_push(self, message: dict[str, Any]) -> None:
-        await self.send_json(message["event"])

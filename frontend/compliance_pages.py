@@ -12,13 +12,10 @@ Views parse input, check access and call compliance's selectors and services.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, Concatenate
+from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -41,6 +38,7 @@ from compliance.selectors import (
 from compliance.services.licences import LicenceRefused, licence_reject, licence_submit, licence_verify
 from delivery.models import Store
 from delivery.services.stores import StoreRefused, admission_blockers, store_admit
+from frontend.auth import login_required_user
 
 # What a merchant can do about each flag.
 FLAG_ADVICE = {
@@ -66,18 +64,6 @@ FLAG_ADVICE = {
     "INSPECTION_FAILED": gettext_lazy("Your latest inspection failed: fix the violations and ask for a follow-up."),
     "INSPECTION_OVERDUE": gettext_lazy("An inspection is due: expect a visit from the regulator."),
 }
-
-
-def _signed_in[**P](
-    view: Callable[Concatenate[HttpRequest, User, P], HttpResponse],
-) -> Callable[Concatenate[HttpRequest, P], HttpResponse]:
-    @wraps(view)
-    def wrapper(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
-        if not request.user.is_authenticated or not isinstance(request.user, User):
-            return redirect_to_login(request.get_full_path())
-        return view(request, request.user, *args, **kwargs)
-
-    return wrapper
 
 
 class LicenceForm(forms.Form):
@@ -112,7 +98,7 @@ def _papers(store: Store) -> dict[str, Any]:
     return {"licences": licences, "staff": staff, "flags": flags}
 
 
-@_signed_in
+@login_required_user
 @require_http_methods(["GET", "POST"])
 def merchant_compliance(request: HttpRequest, user: User, store_id: int) -> HttpResponse:
     """The store's papers, their expiries, its open flags; owners and managers submit licences."""
@@ -157,7 +143,7 @@ def _operator(user: User) -> None:
         raise PermissionDenied
 
 
-@_signed_in
+@login_required_user
 def operator_admission(request: HttpRequest, user: User) -> HttpResponse:
     """Stores under review and live stores with a licence waiting, soonest deadline first."""
     _operator(user)
@@ -179,7 +165,7 @@ def operator_admission(request: HttpRequest, user: User) -> HttpResponse:
     return render(request, "frontend/compliance/operator_admission.html", {"rows": rows, "now": now})
 
 
-@_signed_in
+@login_required_user
 @require_POST
 def operator_licence_review(request: HttpRequest, user: User, licence_id: int) -> HttpResponse:
     _operator(user)
@@ -199,7 +185,7 @@ def operator_licence_review(request: HttpRequest, user: User, licence_id: int) -
     return redirect("frontend:operator_admission")
 
 
-@_signed_in
+@login_required_user
 @require_POST
 def operator_store_admit(request: HttpRequest, user: User, store_id: int) -> HttpResponse:
     _operator(user)

@@ -11,14 +11,11 @@ instead of recording another.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, Concatenate, cast
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -40,20 +37,7 @@ from compliance.inspections.services import (
     inspection_record,
 )
 from delivery.models import Store
-
-
-def login_required_user[**P](
-    view: Callable[Concatenate[HttpRequest, User, P], HttpResponse],
-) -> Callable[Concatenate[HttpRequest, P], HttpResponse]:
-    """Anonymous visitors go to the login page; the view receives the signed-in user."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
-        if not request.user.is_authenticated or not isinstance(request.user, User):
-            return redirect_to_login(request.get_full_path())
-        return view(request, request.user, *args, **kwargs)
-
-    return wrapper
+from frontend.auth import login_required_user
 
 
 def _english() -> bool:

@@ -29,7 +29,7 @@ from accounts.models import User
 from compliance.models import Complaint, ComplaintPhoto
 from core.realtime import event_push_on_commit, group_for_store, group_for_user
 from delivery.models import Order
-from delivery.services.aftersales import PHOTOS_MAX, AftersalesRefused, _photo_format
+from delivery.services.aftersales import PHOTOS_MAX, AftersalesRefused, photo_format
 
 S = Complaint.Status
 ACKNOWLEDGE_WITHIN = timedelta(hours=1)
@@ -94,7 +94,7 @@ def complaint_file(
     if len(photos) > PHOTOS_MAX:
         raise ComplaintRefused("too_many_photos", f"Add at most {PHOTOS_MAX} photos.", field="photos")
     try:
-        extensions = [_photo_format(photo) for photo in photos]
+        extensions = [photo_format(photo) for photo in photos]
     except AftersalesRefused as refused:
         raise ComplaintRefused(refused.code, refused.message, field="photos") from refused
     now = now or timezone.now()

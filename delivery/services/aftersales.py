@@ -17,10 +17,10 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
-from PIL import Image
 
 from accounts.access import access_operator, access_store
 from accounts.models import User
+from core.uploads import photo_extension_or_none
 from delivery.models import Order, OrderLine, RefundRequest, RefundRequestPhoto
 from delivery.payments.base import PaymentRefused
 from delivery.payments.services import refund_issue
@@ -29,9 +29,6 @@ R = RefundRequest.Status
 logger = logging.getLogger(__name__)
 
 PHOTOS_MAX = 3
-PHOTO_MAX_BYTES = 5 * 1024 * 1024
-# What Pillow finds in the bytes (never the name or the browser's content type) -> extension.
-PHOTO_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 
 
 class AftersalesRefused(Exception):
@@ -40,26 +37,14 @@ class AftersalesRefused(Exception):
         self.code, self.message, self.field, self.status = code, message, field, status
 
 
-def _photo_format(photo: UploadedFile[bytes]) -> str:
-    """The photo's extension by what its bytes are: a JPEG, PNG or WebP image of at most
-    PHOTO_MAX_BYTES; anything else is refused, whatever its name or declared type."""
-    refused = AftersalesRefused(
-        "invalid_photo", "Photos must be JPEG, PNG or WebP images of at most 5 MB each.", field="photos"
-    )
-    if photo.size is None or photo.size > PHOTO_MAX_BYTES:
-        raise refused
-    try:
-        photo.seek(0)
-        with Image.open(photo) as image:
-            found = image.format
-            image.verify()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise refused from error
-    finally:
-        photo.seek(0)
-    extension = PHOTO_FORMATS.get(found or "")
+def photo_format(photo: UploadedFile[bytes]) -> str:
+    """The photo's extension by what its bytes are (core.uploads): a JPEG, PNG or WebP image of
+    at most 5 MB; anything else is refused, whatever its name or declared type."""
+    extension = photo_extension_or_none(photo)
     if extension is None:
-        raise refused
+        raise AftersalesRefused(
+            "invalid_photo", "Photos must be JPEG, PNG or WebP images of at most 5 MB each.", field="photos"
+        )
     return extension
 
 
@@ -103,7 +88,7 @@ def refund_request_create(
         clean.append({"line": line.pk, "quantity": quantity})
     if len(photos) > PHOTOS_MAX:
         raise AftersalesRefused("too_many_photos", f"Add at most {PHOTOS_MAX} photos.", field="photos")
-    extensions = [_photo_format(photo) for photo in photos]
+    extensions = [photo_format(photo) for photo in photos]
     stored: list[RefundRequestPhoto] = []
     try:
         with transaction.atomic():

@@ -14,10 +14,10 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Max
 from django.utils.translation import gettext as _
-from PIL import Image
 
 from accounts.access import STORE_ROLES_MANAGE, access_store
 from accounts.models import User
+from core.uploads import photo_extension_or_none
 from delivery.models import (
     Allergen,
     MenuCategory,
@@ -29,10 +29,6 @@ from delivery.models import (
     Store,
 )
 
-# The same rule as refund photos (delivery.services.aftersales): what Pillow finds in the bytes,
-# never the file's name or declared type, decides; at most 5 MB.
-PHOTO_MAX_BYTES = 5 * 1024 * 1024
-PHOTO_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 PRICE_MAX_CENTS = 1_000_000  # ¥10,000: a dish above this is a typo, not a dish
 OPTION_DELTA_MAX_CENTS = 100_000
 
@@ -70,24 +66,13 @@ def _price(cents: int, *, field: str = "price_cents") -> int:
 
 
 def photo_extension(photo: UploadedFile[bytes]) -> str:
-    """The photo's extension by what its bytes are (JPEG, PNG or WebP of at most 5 MB)."""
-    refused = MenuRefused(
-        "invalid_photo", _("The photo must be a JPEG, PNG or WebP image of at most 5 MB."), field="photo"
-    )
-    if photo.size is None or photo.size > PHOTO_MAX_BYTES:
-        raise refused
-    try:
-        photo.seek(0)
-        with Image.open(photo) as image:
-            found = image.format
-            image.verify()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise refused from error
-    finally:
-        photo.seek(0)
-    extension = PHOTO_FORMATS.get(found or "")
+    """The photo's extension by what its bytes are (core.uploads: JPEG, PNG or WebP of at most
+    5 MB, the same rule as refund photos)."""
+    extension = photo_extension_or_none(photo)
     if extension is None:
-        raise refused
+        raise MenuRefused(
+            "invalid_photo", _("The photo must be a JPEG, PNG or WebP image of at most 5 MB."), field="photo"
+        )
     return extension
 
 

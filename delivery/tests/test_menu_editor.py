@@ -14,6 +14,7 @@ from django.utils import timezone
 from PIL import Image
 
 from accounts.models import User
+from core.uploads import PHOTO_MAX_BYTES
 from delivery.hours import store_is_open
 from delivery.models import (
     DeliveryFeeBand,
@@ -149,7 +150,7 @@ def test_a_dish_with_a_sniffed_photo_and_allergens(menu, manager, media) -> None
     refused = client.post(f"/board/{menu.store.pk}/menu/{dish.pk}/", {**base, "price_cents": 999, "photo": fake})
     assert refused.status_code == 200 and b'data-testid="error-photo"' in refused.content
     assert MenuItem.objects.get(pk=dish.pk).price_cents == 2600
-    huge = SimpleUploadedFile("big.png", b"\x89PNG" + b"0" * (menu_svc.PHOTO_MAX_BYTES + 1), content_type="image/png")
+    huge = SimpleUploadedFile("big.png", b"\x89PNG" + b"0" * (PHOTO_MAX_BYTES + 1), content_type="image/png")
     assert b"error-photo" in client.post(f"/board/{menu.store.pk}/menu/{dish.pk}/", {**base, "photo": huge}).content
 
     bad_price = client.post(f"/board/{menu.store.pk}/menu/{dish.pk}/", {**base, "price_cents": "0"})

@@ -17,6 +17,7 @@ from delivery.models import Order
 from delivery.transitions import TransitionRefused as OrderRefused
 from delivery.transitions import order_transition
 from dispatch.models import Courier, CourierProblem, OrderDispatch
+from dispatch.services.locking import courier_tasks_lock
 from dispatch.services.offers import dispatch_status_push
 from dispatch.transitions import TransitionRefused, courier_transition
 
@@ -38,6 +39,7 @@ def _task(*, courier: Courier, order_number: str) -> OrderDispatch:
 def courier_arrive_store(*, courier: Courier, actor: User | None) -> None:
     """to_store -> at_store; the store's board hears that the courier is here. Idempotent."""
     with transaction.atomic():
+        courier_tasks_lock(courier.pk)  # orders first: see dispatch.services.locking
         move = courier_transition(courier_id=courier.pk, to=C.AT_STORE, actor=actor, reason="arrived at store")
         if not move.changed:
             return
@@ -141,6 +143,7 @@ def courier_problem_report(
         problem = CourierProblem.objects.create(
             courier=courier, order_id=dispatch.order_id if dispatch else None, kind=kind, note=(note or "")[:500]
         )
+        courier_tasks_lock(courier.pk)
         courier.refresh_from_db()
         if kind in RELEASING and courier.state in (C.TO_STORE, C.AT_STORE):
             tasks = OrderDispatch.objects.filter(courier=courier, state=DS.ASSIGNED, order__picked_up_at__isnull=True)

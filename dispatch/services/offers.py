@@ -33,6 +33,7 @@ from delivery.models import Order
 from dispatch.models import Courier, Offer, OrderDispatch
 from dispatch.selectors import couriers_available, couriers_available_near
 from dispatch.services.leases import LeaseHold, LeaseLost, lease_check
+from dispatch.services.locking import offer_orders_lock, orders_lock
 from dispatch.transitions import TransitionRefused, courier_transition, offer_transition
 
 C = Courier.State
@@ -197,6 +198,7 @@ def offer_accept(*, offer_id: int, courier: Courier, actor: User | None) -> Offe
     order offered -> assigned to this courier. Refused once the countdown is over (the sweep may
     not have run yet) or the offer is not this courier's. Accepting twice returns the offer."""
     with transaction.atomic():
+        offer_orders_lock(offer_id)  # orders first: see dispatch.services.locking
         offer = Offer.objects.select_for_update().get(pk=offer_id)
         if offer.courier_id != courier.pk:
             raise TransitionRefused("not_your_offer", "This offer is not yours.")
@@ -250,6 +252,7 @@ def offer_decline(*, offer_id: int, courier: Courier, actor: User | None, reason
     back with a higher priority and without this courier. Declining twice returns the offer."""
     reason = (reason or "").strip()[:200] or "declined"
     with transaction.atomic():
+        offer_orders_lock(offer_id)
         offer = Offer.objects.select_for_update().get(pk=offer_id)
         if offer.courier_id != courier.pk:
             raise TransitionRefused("not_your_offer", "This offer is not yours.")
@@ -276,16 +279,24 @@ def offers_expire(*, now: Any = None) -> int:
     claimed by SKIP LOCKED and moves by compare-and-swap. Returns how many lapsed."""
     now = now or timezone.now()
     lapsed = 0
+    passed: set[int] = set()
     while True:
         with transaction.atomic():
+            due = Offer.objects.filter(status=Offer.Status.PENDING, expires_at__lte=now).exclude(pk__in=passed)
+            candidate = due.order_by("expires_at").values_list("pk", flat=True).first()
+            if candidate is None:
+                return lapsed
+            # The orders first (see dispatch.services.locking), then the offer; one that another
+            # sweep holds, or that was answered meanwhile, is passed over.
+            offer_orders_lock(candidate)
             offer = (
                 Offer.objects.select_for_update(skip_locked=True)
-                .filter(status=Offer.Status.PENDING, expires_at__lte=now)
-                .order_by("expires_at")
+                .filter(pk=candidate, status=Offer.Status.PENDING)
                 .first()
             )
             if offer is None:
-                return lapsed
+                passed.add(candidate)
+                continue
             offer = offer_transition(offer_id=offer.pk, to=Offer.Status.EXPIRED, actor=None, reason="timed out")
             _courier_release(courier_id=offer.courier_id, actor=None, reason="timed out")
             _orders_return(offer=offer, courier_id=offer.courier_id)
@@ -297,6 +308,7 @@ def pool_grab(*, order_id: int, courier: Courier, actor: User | None) -> OrderDi
     dispatch row); the loser gets `pool_taken`. The courier must be available and goes
     idle -> to_store."""
     with transaction.atomic():
+        orders_lock([order_id])
         if not couriers_available().filter(pk=courier.pk).exists():
             raise TransitionRefused("not_available", "Go online and idle before taking an order.")
         if not OrderDispatch.objects.filter(order_id=order_id, state=DS.POOL).exists():
@@ -330,6 +342,8 @@ def order_dispatch_withdraw(*, order_id: int, actor: User | None, reason: str) -
     a courier assigned to it loses that task (`task.withdrawn`) and is idle once they carry
     nothing else. Idempotent; None when the order never entered dispatch."""
     with transaction.atomic():
+        # The order first (a no-op when order_transition's hook calls this: it holds it already).
+        orders_lock([order_id])
         dispatch = OrderDispatch.objects.select_for_update().filter(order_id=order_id).first()
         if dispatch is None or dispatch.state in (DS.DONE, DS.CANCELLED):
             return dispatch

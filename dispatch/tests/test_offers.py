@@ -4,10 +4,11 @@ pool after N failures, first grab wins, and the fencing token of the zone lease.
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
@@ -274,3 +275,70 @@ def test_orders_ended_behind_the_services_back_are_withdrawn_by_the_dispatcher(d
     courier.refresh_from_db()
     assert offer.status == Offer.Status.WITHDRAWN and courier.state == Courier.State.IDLE
     assert OrderDispatch.objects.get(order=order).state == DS.CANCELLED
+
+
+def _accept(offer: Offer, courier: Courier) -> None:
+    offer_accept(offer_id=offer.pk, courier=courier, actor=None)
+
+
+def _decline(offer: Offer, courier: Courier) -> None:
+    offer_decline(offer_id=offer.pk, courier=courier, actor=None, reason="too far")
+
+
+def _expire(offer: Offer, courier: Courier) -> None:
+    Offer.objects.filter(pk=offer.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    offers_expire()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("answer", [_accept, _decline, _expire], ids=["accept", "decline", "time-out"])
+def test_answering_an_offer_locks_the_order_before_the_offer_and_the_courier(
+    diner: User, store: Store, answer: object
+) -> None:
+    """A cancel locks the order, then the dispatch, the offer and the courier (order_transition
+    and its hook). An answer that took the offer and the courier first and the order last
+    deadlocked with it; now it waits for the order and holds nothing else meanwhile."""
+    order, courier = _setup(diner, store)
+    offer = offer_create(courier_id=courier.pk, order_ids=[order.pk])
+    assert offer is not None and callable(answer)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_order() -> None:  # what a cancel does first
+        try:
+            with transaction.atomic():
+                Order.objects.select_for_update(no_key=True).get(pk=order.pk)
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def answer_it() -> None:
+        try:
+            answer(offer, courier)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_order)
+    holder.start()
+    assert holding.wait(10)
+    answering = threading.Thread(target=answer_it)
+    answering.start()
+    try:
+        with connection.cursor() as cursor:
+            for _ in range(200):  # until the answer is waiting for the order's lock
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                if cursor.fetchone()[0]:
+                    break
+                time.sleep(0.02)
+            else:
+                pytest.fail("the answer never waited for the order")
+            # Meanwhile it holds neither the offer nor the courier: a cancel could take both.
+            with transaction.atomic():
+                cursor.execute("SELECT id FROM dispatch_offer WHERE id = %s FOR UPDATE NOWAIT", [offer.pk])
+                cursor.execute("SELECT id FROM dispatch_courier WHERE id = %s FOR UPDATE NOWAIT", [courier.pk])
+    finally:
+        release.set()
+        holder.join(10)
+        answering.join(10)
+    offer.refresh_from_db()
+    assert offer.status != Offer.Status.PENDING  # and the answer went through afterwards

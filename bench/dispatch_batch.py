@@ -162,7 +162,15 @@ def _fill(n_orders: int, n_couriers: int, seed: int) -> None:
 
 
 def _decide() -> dict[str, float]:
-    """One decision as the live round makes it, timed per step (ms)."""
+    """One decision as the live round makes it (the cyclic garbage collector paused, as in
+    dispatch_round), timed per step (ms)."""
+    from dispatch.services.dispatching import collector_paused
+
+    with collector_paused():
+        return _decide_steps()
+
+
+def _decide_steps() -> dict[str, float]:
     from django.conf import settings
     from django.utils import timezone
 

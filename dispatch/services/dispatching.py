@@ -239,12 +239,13 @@ def build_views(
         candidates[str(store_id)] = [str(c.courier_id) for c in cands]
         for c in cands:
             by_id.setdefault(c.courier_id, c)
+    detour = settings.DETOUR_FACTOR  # read once: a lazy settings lookup per courier adds up
     couriers = [
         CourierView(
             id=str(c.courier_id),
             position=project(c.lng, c.lat),
             free_at=0.0,
-            meters_per_minute=c.speed_kmh * 1000 / 60 / settings.DETOUR_FACTOR,
+            meters_per_minute=c.speed_kmh * 1000 / 60 / detour,
             capacity=c.capacity,
         )
         for c in by_id.values()

@@ -38,6 +38,8 @@ def _account_active() -> Q:
 # times are fresh). Other apps add theirs here (the compliance app: a valid health certificate)
 # with `AVAILABILITY_FILTERS.append(...)` in their AppConfig.ready(); this is the ONE place
 # availability is decided, for candidate search, the open pool and the courier's own page.
+# A condition on another table is an Exists (as compliance's is), never a join to many rows:
+# it would list a courier once per joined row, here and in every store's candidates.
 AVAILABILITY_FILTERS: list[Callable[[], Q]] = [_is_idle, _has_fresh_position, _account_active]
 
 

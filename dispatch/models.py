@@ -10,6 +10,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GistIndex
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 
@@ -37,8 +39,9 @@ class Courier(models.Model):
     version = models.PositiveIntegerField(default=1)
     # The current shift: set on going online, cleared on going offline.
     shift_started_at = models.DateTimeField(null=True, blank=True)
-    # The last position flushed to PostGIS (the live one is kept where writes are cheap).
-    position = models.PointField(_("position"), geography=True, srid=4326, null=True, blank=True)
+    # The last position flushed to PostGIS (the live one is kept where writes are cheap). Its
+    # GiST index is the partial one in Meta, not the field's own.
+    position = models.PointField(_("position"), geography=True, srid=4326, null=True, blank=True, spatial_index=False)
     position_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -46,7 +49,17 @@ class Courier(models.Model):
     class Meta:
         verbose_name = _("courier")
         verbose_name_plural = _("couriers")
-        indexes = [models.Index(fields=["state"])]
+        indexes = [
+            models.Index(fields=["state"]),
+            # Candidate search (dispatch.selectors._candidates_sql) walks this index nearest
+            # first and only ever wants idle couriers: busy ones, often most of the fleet, are
+            # not in it, so the walk never visits and rejects them, and their position flushes
+            # do not touch it. The predicate is availability's own first condition
+            # (selectors._is_idle); nothing else searches couriers by position. Written as an
+            # expression because GeoDjango's spatial-index SQL for `fields=` drops `condition`
+            # (PostgreSQL stores `(position)` as the plain column all the same).
+            GistIndex(F("position"), condition=Q(state="idle"), name="courier_idle_position_gist"),
+        ]
 
     def __str__(self) -> str:
         return str(self.user)

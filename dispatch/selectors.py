@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.contrib.gis.geos import Point
@@ -39,6 +38,8 @@ def _account_active() -> Q:
 # times are fresh). Other apps add theirs here (the compliance app: a valid health certificate)
 # with `AVAILABILITY_FILTERS.append(...)` in their AppConfig.ready(); this is the ONE place
 # availability is decided, for candidate search, the open pool and the courier's own page.
+# A condition on another table is an Exists (as compliance's is), never a join to many rows:
+# it would list a courier once per joined row, here and in every store's candidates.
 AVAILABILITY_FILTERS: list[Callable[[], Q]] = [_is_idle, _has_fresh_position, _account_active]
 
 
@@ -62,8 +63,10 @@ def couriers_available_near(*, point: Point, radius_m: float, limit: int) -> Que
     )
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
+    """One courier found for one store. A named tuple: a round makes thousands (12 per store),
+    and a tuple is made from a row at a fraction of a frozen dataclass's cost."""
+
     courier_id: int
     lng: float
     lat: float
@@ -72,61 +75,75 @@ class Candidate:
     capacity: int
 
 
+# The store of each row of `s`, the unnest of the store arrays in the candidate query.
+_STORE_POINT = "ST_SetSRID(ST_MakePoint(s.lng, s.lat), 4326)::geography"
+
+
+def _candidates_sql(*, radius_m: float, limit: int) -> tuple[str, list[Any]]:
+    """The candidate query for the stores of three array parameters (ids, lngs, lats), and its
+    parameters after those arrays.
+
+    Each store's LATERAL subquery is `couriers_available()` itself, compiled by the ORM, with the
+    radius and the KNN order added: its conditions then apply to the very row the GiST index
+    returns. (An earlier form, `c.id IN (<couriers_available ids>)`, made PostgreSQL fetch every
+    visited courier a second time by primary key to test them: about a third of the query.) The
+    index on `position` is partial, `WHERE state = 'idle'` (see Courier.Meta), and the idle test
+    is availability's first condition, so the planner picks it and the walk never visits a busy
+    courier. Raw SQL around it because the ORM has no LATERAL join; tested for index use in
+    dispatch/tests/test_selectors.py."""
+    per_store = (
+        couriers_available()
+        .filter(
+            RawSQL(  # noqa: S611 - a constant, the radius a parameter
+                f'ST_DWithin("dispatch_courier"."position", {_STORE_POINT}, %s, false)',
+                (radius_m,),
+                output_field=models.BooleanField(),
+            )
+        )
+        .annotate(
+            lng=RawSQL('ST_X("dispatch_courier"."position"::geometry)', (), output_field=models.FloatField()),
+            lat=RawSQL('ST_Y("dispatch_courier"."position"::geometry)', (), output_field=models.FloatField()),
+            dist=RawSQL(  # noqa: S611 - a constant
+                f'"dispatch_courier"."position" <-> {_STORE_POINT}', (), output_field=models.FloatField()
+            ),
+        )
+        .order_by("dist")
+        .values_list("id", "lng", "lat", "dist", "speed_kmh", "capacity")[:limit]
+    )
+    per_store_sql, per_store_params = per_store.query.sql_with_params()
+    sql = f"""
+        SELECT s.id, c.* FROM unnest(%s::bigint[], %s::float8[], %s::float8[]) AS s(id, lng, lat)
+         CROSS JOIN LATERAL ({per_store_sql}) c
+    """  # noqa: S608 - the inlined SQL is the ORM's own, its values are parameters
+    return sql, list(per_store_params)
+
+
 def candidates_for_stores(
     *, stores: Sequence[tuple[int, float, float]], radius_m: float, limit: int
 ) -> dict[int, list[Candidate]]:
-    """For each (store_id, lng, lat): the `limit` nearest available couriers within `radius_m`.
-
-    One statement for every store: a LATERAL subquery per store does the KNN, and the
-    availability conditions are `couriers_available()`'s own SQL, inlined as a derived table
-    (PostgreSQL pulls it up, so the GiST index still drives each lateral scan). Raw SQL because
-    the ORM has no LATERAL join; tested for index use in dispatch/tests/test_selectors.py. The
-    radius is measured on the sphere (use_spheroid false): 0.3 % off across a city and ~15 %
-    cheaper than the spheroid (bench/dispatch_batch.py)."""
+    """For each (store_id, lng, lat): the `limit` nearest available couriers within `radius_m`,
+    nearest first, in one statement for every store (see _candidates_sql). The radius is
+    measured on the sphere (use_spheroid false): 0.3 % off across a city and ~15 % cheaper than
+    the spheroid (bench/dispatch_batch.py)."""
     if not stores:
         return {}
-    available_sql, available_params = couriers_available().values("id").query.sql_with_params()
-    sql = f"""
-        SELECT s.id, c.id, ST_X(c.position::geometry), ST_Y(c.position::geometry), c.dist,
-               c.speed_kmh, c.capacity
-          FROM unnest(%s::bigint[], %s::float8[], %s::float8[]) AS s(id, lng, lat)
-          CROSS JOIN LATERAL (
-                SELECT c.id, c.position, c.speed_kmh, c.capacity,
-                       c.position <-> ST_SetSRID(ST_MakePoint(s.lng, s.lat), 4326)::geography AS dist
-                  FROM dispatch_courier c
-                 WHERE c.id IN ({available_sql})
-                   AND ST_DWithin(c.position, ST_SetSRID(ST_MakePoint(s.lng, s.lat), 4326)::geography, %s, false)
-                 ORDER BY c.position <-> ST_SetSRID(ST_MakePoint(s.lng, s.lat), 4326)::geography
-                 LIMIT %s
-          ) c
-    """  # noqa: S608 - the inlined SQL is the ORM's own, its values are parameters
-    params = [
-        [s[0] for s in stores],
-        [s[1] for s in stores],
-        [s[2] for s in stores],
-        *available_params,
-        radius_m,
-        limit,
-    ]
+    sql, params = _candidates_sql(radius_m=radius_m, limit=limit)
+    arrays: list[Any] = [[s[0] for s in stores], [s[1] for s in stores], [s[2] for s in stores]]
     result: dict[int, list[Candidate]] = {s[0]: [] for s in stores}
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for store_id, cid, lng, lat, dist, speed, capacity in cursor.fetchall():
-            result[store_id].append(Candidate(cid, lng, lat, float(dist), speed, capacity))
+        cursor.execute(sql, [*arrays, *params])
+        make = Candidate._make
+        for row in cursor.fetchall():
+            result[row[0]].append(make(row[1:]))
     return result
 
 
 def candidates_sql_explain(*, lng: float, lat: float, radius_m: float, limit: int) -> str:
-    """EXPLAIN of the candidate query for one store (the index-use test reads it)."""
-    available_sql, available_params = couriers_available().values("id").query.sql_with_params()
-    sql = f"""
-        EXPLAIN SELECT c.id FROM dispatch_courier c
-         WHERE c.id IN ({available_sql})
-           AND ST_DWithin(c.position, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography, %s, false)
-         ORDER BY c.position <-> ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography LIMIT %s
-    """  # noqa: S608 - the inlined SQL is the ORM's own
+    """EXPLAIN of the candidate query (candidates_for_stores's own) for one store: the
+    index-use test reads it."""
+    sql, params = _candidates_sql(radius_m=radius_m, limit=limit)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*available_params, lng, lat, radius_m, lng, lat, limit])
+        cursor.execute("EXPLAIN " + sql, [[0], [lng], [lat], *params])
         return "\n".join(row[0] for row in cursor.fetchall())
 
 

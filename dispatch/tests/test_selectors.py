@@ -58,6 +58,41 @@ def test_candidates_nearest_first_within_radius() -> None:
     assert list(near_qs) == [near]
 
 
+def test_candidates_are_exactly_the_available_couriers_through_every_move() -> None:
+    # Given couriers near one store: each availability condition failed by one of them
+    from compliance.models import HealthCertificate, Verification
+    from dispatch.transitions import courier_transition
+
+    courier = idle_courier(lng=121.4501)  # the nearest: moves through its states below
+    idle_courier(lng=121.4502, state=Courier.State.TO_STORE)
+    idle_courier(lng=121.4503, position_at=timezone.now() - timedelta(hours=1))
+    idle_courier(lng=121.4504, certified=False)
+    HealthCertificate.objects.create(
+        courier=idle_courier(lng=121.4505, certified=False),
+        number="HC-EXPIRED",
+        valid_to=timezone.localdate() - timedelta(days=1),
+        verification=Verification.VERIFIED,
+    )
+    inactive = idle_courier(lng=121.4506)
+    inactive.user.is_active = False
+    inactive.user.save(update_fields=["is_active"])
+    far = idle_courier(lng=121.4507)
+
+    def found() -> list[int]:
+        return [c.courier_id for c in candidates_for_stores(stores=[(1, 121.45, 31.231)], radius_m=3000, limit=10)[1]]
+
+    def available() -> list[int]:
+        return sorted(couriers_available().values_list("pk", flat=True))
+
+    # Then the KNN walk (on the index of idle couriers only) finds exactly couriers_available()
+    assert found() == [courier.pk, far.pk] and sorted(found()) == available()
+    # ... and stays so as the courier leaves idle, comes back, goes offline and online again
+    for to in (Courier.State.OFFERED, Courier.State.IDLE, Courier.State.TO_STORE, Courier.State.IDLE):
+        courier_transition(courier_id=courier.pk, to=to, actor=None)
+        expected = [courier.pk, far.pk] if to == Courier.State.IDLE else [far.pk]
+        assert found() == expected and sorted(found()) == available(), to
+
+
 def _position_gist_index() -> str:
     with connection.cursor() as cursor:
         cursor.execute(
@@ -112,3 +147,10 @@ def test_candidate_query_uses_the_gist_index() -> None:
     plan = candidates_sql_explain(lng=121.47, lat=31.23, radius_m=3000, limit=10)
 
     assert _position_gist_index() in plan and "Index Scan" in plan, plan
+    # The index holds idle couriers only (so the walk never visits a busy one), and each
+    # courier the walk yields is tested on its own row, not fetched again by primary key.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", [_position_gist_index()])
+        (indexdef,) = cursor.fetchone()
+    assert "WHERE" in indexdef and "'idle'" in indexdef, indexdef
+    assert "dispatch_courier_pkey" not in plan, plan

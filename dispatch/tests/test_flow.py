@@ -20,7 +20,7 @@ from dispatch.services.flow import (
     courier_problem_report,
     pickup_plan,
 )
-from dispatch.services.offers import offer_accept, offer_create
+from dispatch.services.offers import offer_accept, offer_create, order_dispatch_withdraw
 from dispatch.tests.factories import idle_courier, make_order, waiting_dispatch
 from dispatch.transitions import TransitionRefused
 
@@ -222,3 +222,17 @@ def test_a_problem_at_the_second_store_sends_the_courier_on_with_what_they_carry
     assert _state(courier) == Courier.State.TO_CUSTOMER
     assert OrderDispatch.objects.get(order=b).state == OrderDispatch.State.WAITING
     courier_arrive_customer(courier=courier, order_number=a.number, actor=None)
+
+
+def test_a_cancel_at_the_second_store_sends_the_courier_on_with_what_they_carry(diner: User, store: Store) -> None:
+    a, b, courier = _two_store_task(diner, store)
+    courier_arrive_store(courier=courier, actor=None)
+    courier_pick_up(courier=courier, order_number=a.number, actor=None)
+    assert _state(courier) == Courier.State.TO_STORE
+
+    order_dispatch_withdraw(order_id=b.pk, actor=None, reason="order cancelled")
+
+    assert _state(courier) == Courier.State.TO_CUSTOMER
+    courier_arrive_customer(courier=courier, order_number=a.number, actor=None)
+    courier_deliver(courier=courier, order_number=a.number, code="4821", actor=None)
+    assert _state(courier) == Courier.State.IDLE

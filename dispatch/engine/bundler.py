@@ -226,10 +226,36 @@ def _merged(a: Bundle, b: Bundle, params: Params) -> Bundle:
     return Bundle(first.store_id, first.point, orders, later_stores=tuple(s for s, _ in stops[1:]), leads=leads)
 
 
-def _near(a: Bundle, b: Bundle, radius: float) -> bool:
-    points = [a.store, *(s.point for s in a.later_stores)]
-    others = [b.store, *(s.point for s in b.later_stores)]
-    return all(math.hypot(p.x - q.x, p.y - q.y) <= radius for p in points for q in others)
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What the merge tests read of a bundle, computed once per bundle."""
+
+    points: tuple[Point, ...]
+    store_ids: frozenset[str]
+    size: int
+    first_ready: float
+    last_ready: float
+
+
+def _shape(bundle: Bundle) -> _Shape:
+    readies = [o.ready_at for o in bundle.orders]
+    return _Shape(
+        points=(bundle.store, *(s.point for s in bundle.later_stores)),
+        store_ids=frozenset(bundle.store_ids),
+        size=len(bundle.orders),
+        first_ready=min(readies),
+        last_ready=max(readies),
+    )
+
+
+def _may_merge(a: _Shape, b: _Shape, size_cap: int, params: Params) -> bool:
+    """The cheap tests first: size, distinct stores, ready window, every store within the radius."""
+    if a.size + b.size > size_cap or a.store_ids & b.store_ids:
+        return False
+    if max(a.last_ready, b.last_ready) - min(a.first_ready, b.first_ready) > params.bundle_ready_window:
+        return False
+    radius = params.multi_store_radius_m
+    return all(math.hypot(p.x - q.x, p.y - q.y) <= radius for p in a.points for q in b.points)
 
 
 def merge_nearby_stores(
@@ -238,49 +264,58 @@ def merge_nearby_stores(
     """Merge bundles of different stores whose stores all lie within `multi_store_radius_m` of
     each other, when the merged bundle keeps the size cap and the ready window and delays no
     order by more than the bound (`max_extra_delay` up to the target size, `free_merge_delay`
-    beyond it) against carrying it alone. Greedy, least delay first; repeated while merges
-    happen, so three stores can join. The merged bundle takes the place of the first of the
-    pair, so the output order stays stable."""
+    beyond it) against carrying it alone. Greedy, least delay first, in rounds: a bundle made in
+    one round may merge again in the next, so three stores can join. Each pair is judged once,
+    and only against bundles in the neighbouring radius-wide cells. A merged bundle takes the
+    place of its earlier part, so the output order stays stable."""
     radius = params.multi_store_radius_m
-    bundles = list(bundles)
-    while len(bundles) > 1:
-        # Only stores within the radius can pair: bucket the first stores in radius-wide cells.
-        cells: dict[tuple[int, int], list[int]] = defaultdict(list)
-        for i, bundle in enumerate(bundles):
-            cells[(math.floor(bundle.store.x / radius), math.floor(bundle.store.y / radius))].append(i)
-        pairs: list[tuple[float, int, int, Bundle]] = []
-        for (cx, cy), members in cells.items():
-            for i in members:
-                a = bundles[i]
-                for dx in (-1, 0, 1):
-                    for dy in (-1, 0, 1):
-                        for j in cells.get((cx + dx, cy + dy), ()):
-                            if j <= i:
-                                continue
-                            b = bundles[j]
-                            size = len(a.orders) + len(b.orders)
-                            if size > size_cap or set(a.store_ids) & set(b.store_ids) or not _near(a, b, radius):
-                                continue
-                            readies = [o.ready_at for o in (*a.orders, *b.orders)]
-                            if max(readies) - min(readies) > params.bundle_ready_window:
-                                continue
-                            merged = _merged(a, b, params)
-                            extra = _extra_delay(merged, meters_per_minute, params)
-                            limit = params.max_extra_delay if size <= target_size else params.free_merge_delay
-                            if extra <= limit:
-                                pairs.append((extra, i, j, merged))
-        if not pairs:
-            break
+    loosest = max(params.max_extra_delay if target_size >= 2 else -math.inf, params.free_merge_delay)
+    if loosest < params.pickup_service:
+        return bundles  # no merge could pass (see the bound below): couriers are plentiful
+
+    def cell(bundle: Bundle) -> tuple[int, int]:
+        return math.floor(bundle.store.x / radius), math.floor(bundle.store.y / radius)
+
+    items = dict(enumerate(bundles))
+    place = {k: k for k in items}
+    shapes = {k: _shape(b) for k, b in items.items()}
+    cells: dict[tuple[int, int], set[int]] = defaultdict(set)
+    for k, bundle in items.items():
+        cells[cell(bundle)].add(k)
+    fresh = list(items)
+    while fresh:
+        # Judge each new pair once: a fresh bundle against its neighbours (two fresh ones by the
+        # smaller key).
+        new = set(fresh)
+        pairs: list[tuple[float, int, int, int, int, Bundle]] = []
+        for k in fresh:
+            cx, cy = cell(items[k])
+            for dx in (-1, 0, 1):
+                for dy in (-1, 0, 1):
+                    for m in cells.get((cx + dx, cy + dy), ()):
+                        if m == k or (m in new and m < k) or not _may_merge(shapes[k], shapes[m], size_cap, params):
+                            continue
+                        size = shapes[k].size + shapes[m].size
+                        limit = params.max_extra_delay if size <= target_size else params.free_merge_delay
+                        # The first store's orders wait at least one more pickup service (the
+                        # detour by the other store is no shorter than the straight ride).
+                        if limit < params.pickup_service:
+                            continue
+                        merged = _merged(items[k], items[m], params)
+                        extra = _extra_delay(merged, meters_per_minute, params)
+                        if extra <= limit:
+                            first, second = sorted((place[k], place[m]))
+                            pairs.append((extra, first, second, k, m, merged))
         pairs.sort(key=lambda p: (p[0], p[1], p[2]))
-        taken: dict[int, Bundle | None] = {}
-        for _extra, i, j, merged in pairs:
-            if i in taken or j in taken:
+        fresh = []
+        for _extra, first, _second, k, m, merged in pairs:
+            if k not in items or m not in items:
                 continue
-            taken[i], taken[j] = merged, None
-        kept: list[Bundle] = []
-        for i, bundle in enumerate(bundles):
-            replacement = taken.get(i, bundle)
-            if replacement is not None:
-                kept.append(replacement)
-        bundles = kept
-    return bundles
+            for gone in (k, m):
+                cells[cell(items[gone])].discard(gone)
+                del items[gone]
+            key = len(place)
+            items[key], place[key], shapes[key] = merged, first, _shape(merged)
+            cells[cell(merged)].add(key)
+            fresh.append(key)
+    return [items[k] for k in sorted(items, key=place.__getitem__)]

@@ -265,6 +265,9 @@ $("offer-decline").addEventListener("click", () =>
 $("problem-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const form = new FormData(event.target);
-  const task = state && state.tasks[0];
+  // About the order at hand: before pickup, one at the store the courier is at or heading to.
+  const tasks = state ? state.tasks : [];
+  const next = state && (state.pickups || []).find((p) => !p.done);
+  const task = (next && tasks.find((t) => next.orders.includes(t.number) && t.status !== "picked_up")) || tasks[0];
   if (task) act(`tasks/${encodeURIComponent(task.number)}/problem/`, { kind: form.get("kind"), note: form.get("note") });
 });

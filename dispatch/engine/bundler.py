@@ -37,8 +37,8 @@ EXHAUSTIVE_SEQUENCE_MAX = 5
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """From the pickup moment: the drop-off sequence (indices into the bundle's orders), each
-    order's drop-off time after pickup, and when the courier leaves the last door."""
+    """From the (first) pickup moment: the drop-off sequence (indices into the bundle's orders),
+    each order's drop-off time after that pickup, and when the courier leaves the last door."""
 
     sequence: tuple[int, ...]
     offsets: tuple[float, ...]  # offsets[i] = drop-off of orders[i] minus pickup

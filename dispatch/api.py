@@ -26,11 +26,13 @@ from dispatch.models import Courier, CourierProblem, Offer, OrderDispatch
 from dispatch.selectors import earnings_today, offer_pending_for, pool_near, tasks_for, tracking_snapshot
 from dispatch.services.couriers import courier_go_offline, courier_go_online
 from dispatch.services.flow import (
+    Pickup,
     courier_arrive_customer,
     courier_arrive_store,
     courier_deliver,
     courier_pick_up,
     courier_problem_report,
+    pickup_plan,
 )
 from dispatch.services.offers import offer_accept, offer_decline, pool_grab
 from dispatch.transitions import TransitionRefused
@@ -67,6 +69,7 @@ def _order_card(order: Order) -> dict[str, Any]:
     return {
         "number": order.number,
         "status": order.status,
+        "store_id": order.store_id,
         "store": order.store.display_name,
         "store_address": order.store.address,
         "pickup": _point(order.store.location),
@@ -79,6 +82,23 @@ def _order_card(order: Order) -> dict[str, Any]:
     }
 
 
+def _pickup_cards(plan: list[Pickup]) -> list[dict[str, Any]]:
+    """The stores to pick up at, in visiting order (one for most tasks; several for a
+    multi-store bundle)."""
+    return [
+        {
+            "store_id": p.store.pk,
+            "store": p.store.display_name,
+            "store_address": p.store.address,
+            "pickup": _point(p.store.location),
+            "orders": [o.number for o in p.orders],
+            "arrived": p.arrived,
+            "done": p.done,
+        }
+        for p in plan
+    ]
+
+
 def courier_state(courier: Courier) -> dict[str, Any]:
     """Everything the courier app shows: state, the pending offer, tasks, pool, earnings."""
     courier.refresh_from_db()
@@ -86,7 +106,10 @@ def courier_state(courier: Courier) -> dict[str, Any]:
     earned, delivered = earnings_today(courier=courier)
     offer_data = None
     if offer is not None:
-        orders = sorted(offer.orders.all(), key=lambda o: offer.sequence.index(o.pk) if o.pk in offer.sequence else 0)
+        orders = sorted(
+            offer.orders.select_related("store"),
+            key=lambda o: offer.sequence.index(o.pk) if o.pk in offer.sequence else 0,
+        )
         offer_data = {
             "id": offer.pk,
             "expires_at": offer.expires_at.isoformat(),
@@ -95,9 +118,11 @@ def courier_state(courier: Courier) -> dict[str, Any]:
             "dropoff_distance_m": offer.dropoff_distance_m,
             "earnings_cents": offer.earnings_cents,
             "orders": [_order_card(o) for o in orders],
+            "pickups": _pickup_cards(pickup_plan(orders)),
         }
     tasks = []
-    for d in tasks_for(courier=courier):
+    carried = tasks_for(courier=courier)
+    for d in carried:
         card = _order_card(d.order)
         card.update(
             arrived_store=d.arrived_store_at is not None, arrived=d.arrived_at is not None, fee_cents=d.fee_cents
@@ -114,6 +139,9 @@ def courier_state(courier: Courier) -> dict[str, Any]:
         "vehicle": courier.vehicle,
         "offer": offer_data,
         "tasks": tasks,
+        "pickups": _pickup_cards(
+            pickup_plan([d.order for d in carried], arrived={d.order_id for d in carried if d.arrived_store_at})
+        ),
         "pool": pool,
         "earnings_today_cents": earned,
         "delivered_today": delivered,
@@ -202,7 +230,7 @@ class TaskStepView(APIView):
         user = _user(request)
         try:
             if step == "arrived-store":
-                courier_arrive_store(courier=courier, actor=user)
+                courier_arrive_store(courier=courier, actor=user, order_number=number)
             elif step == "picked-up":
                 courier_pick_up(courier=courier, order_number=number, actor=user)
             elif step == "arrived":

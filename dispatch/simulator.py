@@ -279,7 +279,10 @@ class SimCourier:
             await self.ping(ws)
 
     async def work(self, me: dict[str, Any], ws: Any, stop: asyncio.Event) -> None:
-        task = me["tasks"][0]
+        # The next pickup: a multi-store task goes store by store (the API lists them in order).
+        pickup = next((p for p in me.get("pickups") or [] if not p["done"]), None)
+        waiting = set(pickup["orders"]) if pickup else set()
+        task = next((t for t in me["tasks"] if t["number"] in waiting and t["status"] != "picked_up"), me["tasks"][0])
         if me["state"] == "to_store":
             await self.ride((task["pickup"]["lng"], task["pickup"]["lat"]), ws, stop)
             await self.http.post(f"/api/v1/courier/tasks/{task['number']}/arrived-store/")

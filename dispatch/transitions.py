@@ -28,9 +28,12 @@ COURIER_TRANSITIONS: dict[str, frozenset[str]] = {
     # idle -> to_store: a grab from the open pool (no offer in between).
     C.IDLE: frozenset({C.OFFLINE, C.OFFERED, C.TO_STORE}),
     C.OFFERED: frozenset({C.IDLE, C.TO_STORE, C.OFFLINE}),
-    # to_store -> idle: the task was taken back (a problem reported before pickup).
-    C.TO_STORE: frozenset({C.AT_STORE, C.IDLE}),
-    C.AT_STORE: frozenset({C.TO_CUSTOMER, C.IDLE}),
+    # to_store -> idle: the task was taken back (a problem reported before pickup);
+    # to_store -> to_customer: a multi-store task lost its later stores' orders (a problem
+    # there, a cancel) and what is left is in the bag.
+    C.TO_STORE: frozenset({C.AT_STORE, C.IDLE, C.TO_CUSTOMER}),
+    # at_store -> to_store: on to the next store of a multi-store task.
+    C.AT_STORE: frozenset({C.TO_CUSTOMER, C.IDLE, C.TO_STORE}),
     # to_customer -> to_customer: the next drop-off of a bundle.
     C.TO_CUSTOMER: frozenset({C.IDLE, C.TO_CUSTOMER}),
 }

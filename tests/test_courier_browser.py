@@ -4,17 +4,20 @@ them a ready order, they accept, and the diner's map shows the courier move."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from django.contrib.gis.geos import Point
+from django.db import connections
 from playwright.sync_api import expect
 
 from accounts.models import User
 from delivery.models import Order
 from delivery.tests.factories import build_menu_store
 from dispatch.models import Courier
-from dispatch.tests.factories import CourierFactory, make_order
+from dispatch.services.offers import offer_create
+from dispatch.tests.factories import CourierFactory, idle_courier, make_order, waiting_dispatch
 from tests.conftest import LiveServer, session_cookie
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -27,6 +30,19 @@ def _page(browser: Any, server: LiveServer, user: User, **options: Any) -> tuple
     name, value = session_cookie(user).split("=", 1)
     context.add_cookies([{"name": name, "value": value, "url": server.url}])
     return context, context.new_page()
+
+
+def _in_thread(function: Any, **kwargs: Any) -> Any:
+    """ORM writes that push over the channel layer, away from Playwright's event loop."""
+
+    def run() -> Any:
+        try:
+            return function(**kwargs)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result(timeout=20)
 
 
 def test_courier_goes_online_accepts_an_offer_and_the_diner_sees_them_move(
@@ -73,3 +89,52 @@ def test_courier_goes_online_accepts_an_offer_and_the_diner_sees_them_move(
     finally:
         rider_context.close()
         diner_context.close()
+
+
+def test_a_two_store_offer_lists_both_pickups_and_the_courier_goes_store_by_store(
+    browser: Any, daphne_server: LiveServer, diner: User
+) -> None:
+    first = build_menu_store(location=Point(*STORE, srid=4326)).store
+    second = build_menu_store(location=Point(STORE[0] + 0.002, STORE[1], srid=4326)).store
+    door = Point(121.446, 31.236, srid=4326)
+    a = make_order(diner=diner, store=first, status=Order.Status.READY, delivery_point=door)
+    b = make_order(diner=diner, store=second, status=Order.Status.READY, delivery_point=door)
+    for order in (a, b):
+        waiting_dispatch(order)
+    courier = idle_courier(lng=STORE[0], lat=STORE[1])
+    offer = _in_thread(offer_create, courier_id=courier.pk, order_ids=[a.pk, b.pk], sequence=[a.pk, b.pk])
+    assert offer is not None
+
+    context, rider = _page(browser, daphne_server, courier.user)
+    try:
+        rider.goto(f"{daphne_server.url}/courier/")
+        expect(rider.get_by_test_id("offer-card")).to_be_visible()
+        expect(rider.get_by_test_id("offer-multi")).to_be_visible()
+        pickups = rider.get_by_test_id("offer-pickup")
+        expect(pickups).to_have_count(2)
+        expect(pickups.nth(0)).to_have_attribute("data-store", str(first.pk))  # its food was ready first
+        expect(pickups.nth(1)).to_have_attribute("data-store", str(second.pk))
+        rider.get_by_test_id("offer-accept").click()
+
+        state = rider.get_by_test_id("courier-state")
+        for store in (first, second):
+            expect(state).to_have_attribute("data-state", "to_store")
+            next_pickup = rider.locator(f"[data-testid=pickup][data-store='{store.pk}']")
+            next_pickup.get_by_test_id("step-arrived-store").click()
+            expect(state).to_have_attribute("data-state", "at_store")
+            # Only the order of the store the courier is at can be picked up here.
+            expect(rider.get_by_test_id("step-picked-up")).to_have_count(1)
+            rider.get_by_test_id("step-picked-up").click()
+            expect(next_pickup).to_have_attribute("data-done", "true")
+
+        expect(state).to_have_attribute("data-state", "to_customer")
+        for order in (a, b):
+            task = rider.locator(f"[data-testid=task][data-number='{order.number}']")
+            task.get_by_test_id("step-arrived").click()
+            task.get_by_test_id("dropoff-code").fill("4821")
+            task.get_by_test_id("step-delivered").click()
+            expect(rider.locator(f"[data-testid=task][data-number='{order.number}']")).to_have_count(0)
+        expect(state).to_have_attribute("data-state", "idle")
+        expect(rider.get_by_test_id("delivered-today")).to_have_text("2")
+    finally:
+        context.close()

@@ -96,6 +96,7 @@ class Assignment:
     courier_id: str
     order_ids: tuple[str, ...]
     dropoff_sequence: tuple[str, ...]
-    pickup_at: float  # planned pickup time (the bundle's ready time or the courier's arrival)
+    # Planned pickup time at the first store (the bundle's ready time or the courier's arrival).
+    pickup_at: float
     cost: float = 0.0
     detail: dict[str, float] = field(default_factory=dict)

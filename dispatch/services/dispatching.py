@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -182,14 +183,14 @@ def dispatch_round(*, zone: Zone, lease: LeaseHold | None, plan_fn: PlanFn | Non
         report.couriers = len(couriers)
         assignments = (plan_fn or plan)(0.0, orders, couriers, LIVE_PARAMS, candidates)
         planned = time.perf_counter()
+        views = {o.id: o for o in orders}
     for a in assignments:
         cid = int(a.courier_id)
-        pickup_m = by_id[cid].distance_m if cid in by_id else 0.0
         offer = offer_create(
             courier_id=cid,
             order_ids=[int(o) for o in a.order_ids],
             sequence=[int(o) for o in a.dropoff_sequence],
-            pickup_distance_m=pickup_m,
+            pickup_distance_m=pickup_distance_m(a, views=views, found=found, by_id=by_id),
             lease=lease,
         )
         report.offers += offer is not None
@@ -201,6 +202,29 @@ def dispatch_round(*, zone: Zone, lease: LeaseHold | None, plan_fn: PlanFn | Non
         "offers": (done - planned) * 1000,
     }
     return report
+
+
+def pickup_distance_m(
+    assignment: Assignment,
+    *,
+    views: dict[str, OrderView],
+    found: dict[int, list[Candidate]],
+    by_id: dict[int, Candidate],
+) -> float:
+    """Metres the courier rides before the first drop-off leg: to the first store (the
+    candidate search's distance to that store), then on to each later store of a multi-store
+    bundle (straight lines, as the search measures). The offer's earnings grow with it."""
+    cid = int(assignment.courier_id)
+    stops: list[OrderView] = []
+    for oid in assignment.order_ids:
+        view = views[oid]
+        if not stops or stops[-1].store_id != view.store_id:
+            stops.append(view)
+    first = next((c for c in found.get(int(stops[0].store_id), ()) if c.courier_id == cid), by_id.get(cid))
+    metres = first.distance_m if first is not None else 0.0
+    for a, b in itertools.pairwise(stops):
+        metres += math.hypot(a.pickup.x - b.pickup.x, a.pickup.y - b.pickup.y)
+    return metres
 
 
 def build_views(

@@ -381,9 +381,14 @@ def order_dispatch_withdraw(*, order_id: int, actor: User | None, reason: str) -
             if not carrying.exists():
                 if courier.state in (C.TO_STORE, C.AT_STORE, C.TO_CUSTOMER):
                     courier_transition(courier_id=courier_id, to=C.IDLE, actor=actor, reason=reason)
-            elif courier.state == C.AT_STORE and not carrying.filter(order__picked_up_at__isnull=True).exists():
-                # What is left of the task is already in the bag: on to the customers.
-                courier_transition(courier_id=courier_id, to=C.TO_CUSTOMER, actor=actor, reason=reason)
+            elif courier.state in (C.TO_STORE, C.AT_STORE):
+                left = carrying.filter(order__picked_up_at__isnull=True)
+                if not left.exists():
+                    # What is left of the task is already in the bag: on to the customers.
+                    courier_transition(courier_id=courier_id, to=C.TO_CUSTOMER, actor=actor, reason=reason)
+                elif courier.state == C.AT_STORE and not left.filter(arrived_store_at__isnull=False).exists():
+                    # Nothing left at this store of a multi-store task: on to the next store.
+                    courier_transition(courier_id=courier_id, to=C.TO_STORE, actor=actor, reason=reason)
             event_push_on_commit(
                 group_for_user(courier.user_id), "task.withdrawn", {"order": order_id, "reason": reason}
             )

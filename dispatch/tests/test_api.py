@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.contrib.gis.geos import Point
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from delivery.models import Order, Store
+from delivery.tests.factories import StoreFactory
 from dispatch.models import Courier, Offer
 from dispatch.services.offers import offer_create
 from dispatch.tests.factories import idle_courier, make_order, waiting_dispatch
@@ -107,3 +109,29 @@ def test_courier_page_for_couriers_only(client: Any, courier: Courier, diner: Us
     assert page.status_code == 200 and b'data-testid="online-toggle"' in page.content
     client.force_login(diner)
     assert client.get("/courier/").status_code == 403
+
+
+def test_a_two_store_offer_and_task_list_the_pickups_in_order(diner: User, store: Store) -> None:
+    nearby = StoreFactory(location=Point(121.452, 31.23, srid=4326))
+    a = make_order(diner=diner, store=store, status=Order.Status.READY)
+    b = make_order(diner=diner, store=nearby, status=Order.Status.PREPARING)
+    for order in (a, b):
+        waiting_dispatch(order)
+    courier = idle_courier()
+    api = _client(courier.user)
+    offer = offer_create(courier_id=courier.pk, order_ids=[b.pk, a.pk])
+    assert offer is not None
+
+    me = api.get("/api/v1/courier/me/").json()
+    # a's food is ready, b's still cooking: a's store first.
+    assert [(p["store_id"], p["orders"]) for p in me["offer"]["pickups"]] == [
+        (store.pk, [a.number]),
+        (nearby.pk, [b.number]),
+    ]
+    _post(api, f"offers/{offer.pk}/accept/")
+    at_a = _post(api, f"tasks/{a.number}/arrived-store/").json()
+    assert [(p["arrived"], p["done"]) for p in at_a["pickups"]] == [(True, False), (False, False)]
+    refused = _post(api, f"tasks/{b.number}/picked-up/")
+    assert refused.status_code == 409 and refused.json()["code"] == "wrong_store"
+    on = _post(api, f"tasks/{a.number}/picked-up/").json()
+    assert on["state"] == "to_store" and [p["done"] for p in on["pickups"]] == [True, False]

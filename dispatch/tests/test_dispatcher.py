@@ -3,6 +3,7 @@ come out as offers; several dispatchers at once never offer one order twice."""
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import Counter
 
@@ -12,8 +13,10 @@ from django.db import connection
 
 from accounts.models import User
 from delivery.models import Order, Store
+from delivery.tests.factories import StoreFactory
 from dispatch.models import Courier, DispatchLease, Offer, OrderDispatch
-from dispatch.services.dispatching import CITY_ZONE, dispatch_tick, orders_enqueue
+from dispatch.services.dispatching import CITY_ZONE, Projection, dispatch_tick, orders_enqueue
+from dispatch.services.offers import courier_fee_cents
 from dispatch.tests.factories import idle_courier, make_order
 
 
@@ -97,3 +100,27 @@ def test_two_dispatchers_at_once_never_offer_an_order_twice(diner: User, store: 
     per_courier = Counter(offer.courier_id for offer in offers)
     assert max(per_courier.values()) == 1
     assert {offer.fencing_token for offer in offers} == {DispatchLease.objects.get().token}
+
+
+@pytest.mark.django_db
+def test_orders_of_two_nearby_stores_go_to_one_courier_in_one_offer(diner: User, store: Store) -> None:
+    # Two stores ~190 m apart, their diners side by side, one courier nearby: one trip for both.
+    nearby = StoreFactory(location=Point(121.452, 31.23, srid=4326))
+    door = Point(121.455, 31.228, srid=4326)
+    a = make_order(diner=diner, store=store, status=Order.Status.READY, delivery_point=door)
+    b = make_order(diner=diner, store=nearby, status=Order.Status.READY, delivery_point=door)
+    courier = idle_courier(lng=121.451, lat=31.231)
+
+    dispatch_tick(holder="a")
+
+    offer = Offer.objects.get(status=Offer.Status.PENDING)
+    assert offer.courier == courier
+    assert {o.pk for o in offer.orders.all()} == {a.pk, b.pk}
+    assert sorted(offer.sequence) == sorted([a.pk, b.pk])
+    # The ride between the stores counts in the offer's distance (and so in its earnings).
+    project = Projection(store.location.x, store.location.y)
+    p, q = project(store.location.x, store.location.y), project(nearby.location.x, nearby.location.y)
+    assert offer.pickup_distance_m >= int(math.hypot(p.x - q.x, p.y - q.y))
+    assert offer.earnings_cents == sum(
+        courier_fee_cents(pickup_m=offer.pickup_distance_m / 2, dropoff_m=o.delivery_distance_m) for o in (a, b)
+    )

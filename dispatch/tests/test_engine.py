@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import math
 import random
 from typing import Any
 
@@ -219,3 +221,97 @@ def test_estimated_ready_time_is_aimed_at_early_unless_couriers_are_scarce() -> 
     # Three orders for one courier: scarce, so no lead (and nothing to commit yet).
     others = [order(f"x{i}", f"s{i + 2}", 300, 1000, ready=20, ready_known=False) for i in range(2)]
     assert plan(9.0, [guess, *others], one, lead) == []
+
+
+# Multi-store bundles: stores within 300 m of each other may share a courier.
+MULTI = Params(travel_rounding="ceil", multi_store_radius_m=300.0)
+
+
+def test_orders_of_two_nearby_stores_share_a_courier() -> None:
+    # Two stores 200 m apart, both diners near x = 3,000: one courier for the two.
+    orders = [order("o1", "s1", 0, 3000, ready=0), order("o2", "s2", 200, 3100, ready=2)]
+    couriers = [courier("a", -300)]
+
+    result = plan(0.0, orders, couriers, MULTI)
+
+    assert [a.order_ids for a in result] == [("o1", "o2")]  # s1's food is ready first: picked up first
+    assert sorted(result[0].dropoff_sequence) == ["o1", "o2"]
+    # Radius 0 keeps one store per bundle: the courier takes one order.
+    assert [len(a.order_ids) for a in plan(0.0, orders, couriers, P)] == [1]
+
+
+def test_stores_farther_apart_than_the_radius_never_share_a_courier() -> None:
+    orders = [order("o1", "s1", 0, 3000), order("o2", "s2", 2000, 3100)]
+    result = plan(0.0, orders, [courier("a", 1000)], MULTI)
+    assert [len(a.order_ids) for a in result] == [1]
+
+
+def test_a_later_stores_food_is_ready_when_the_courier_gets_there() -> None:
+    orders = [order("o1", "s1", 0, 3000, ready=0), order("o2", "s2", 200, 3100, ready=8)]
+
+    result = plan(0.0, orders, [courier("a", 0)], MULTI)
+
+    assert [a.order_ids for a in result] == [("o1", "o2")]
+    # The first pickup is brought back by one pickup service only: at s2 (one more minute's
+    # ride and a full service later) the food is ready, and nobody waits there.
+    assert result[0].pickup_at == 8 - MULTI.pickup_service
+    assert result[0].pickup_at + MULTI.pickup_service + travel_minutes(Point(0, 0), Point(200, 0), MPM, MULTI) >= 8
+
+
+def test_multi_store_bundles_respect_the_delay_bound() -> None:
+    # Nearby stores, diners in opposite directions: carried together, one of them would arrive
+    # far later than alone.
+    orders = [order("o1", "s1", 0, 3000), order("o2", "s2", 200, -3000)]
+    couriers = [courier("a", 100)]
+    assert [len(a.order_ids) for a in plan(0.0, orders, couriers, MULTI)] == [1]
+    loose = dataclasses.replace(MULTI, max_extra_delay=60.0)
+    assert [len(a.order_ids) for a in plan(0.0, orders, couriers, loose)] == [2]
+
+
+def test_multi_store_bundles_respect_capacity_and_bundle_size() -> None:
+    orders = [order("o1", "s1", 0, 3000), order("o2", "s2", 200, 3100), order("o3", "s3", 100, 3050)]
+    assert [len(a.order_ids) for a in plan(0.0, orders, [courier("a", 0, cap=1)], MULTI)] == [1]
+    two = dataclasses.replace(MULTI, max_bundle_size=2)
+    assert [len(a.order_ids) for a in plan(0.0, orders, [courier("a", 0)], two)] == [2]
+    # Three stores fit four orders, once the bound allows two extra stops.
+    three = plan(0.0, orders, [courier("a", 0)], dataclasses.replace(MULTI, max_extra_delay=30.0))
+    assert [sorted(a.order_ids) for a in three] == [["o1", "o2", "o3"]]
+
+
+def test_random_batches_keep_the_contract_with_nearby_stores() -> None:
+    rng = random.Random(11)
+    for _ in range(20):
+        spots = {f"s{k}": Point(rng.uniform(0, 1500), rng.uniform(0, 1500)) for k in range(8)}
+        orders = [
+            OrderView(
+                id=f"o{i}",
+                store_id=(s := f"s{rng.randrange(8)}"),
+                pickup=spots[s],
+                dropoff=Point(rng.uniform(0, 5000), rng.uniform(0, 5000)),
+                placed_at=rng.uniform(0, 10),
+                ready_at=rng.uniform(0, 25),
+            )
+            for i in range(rng.randrange(2, 30))
+        ]
+        couriers = [courier(f"c{i}", rng.uniform(0, 5000), cap=rng.randrange(1, 4)) for i in range(rng.randrange(1, 6))]
+        result = plan(10.0, orders, couriers, MULTI)
+        by_id = {o.id: o for o in orders}
+        caps = {c.id: c.capacity for c in couriers}
+        seen = [oid for a in result for oid in a.order_ids]
+        assert len(seen) == len(set(seen))
+        for a in result:
+            assert len(a.order_ids) <= min(caps[a.courier_id], MULTI.max_bundle_size)
+            points = [by_id[o].pickup for o in a.order_ids]
+            assert all(math.hypot(p.x - q.x, p.y - q.y) <= MULTI.multi_store_radius_m for p in points for q in points)
+            # Pickup order: store by store, never back to a store already left.
+            stores = [by_id[o].store_id for o in a.order_ids]
+            assert stores == sorted(stores, key=stores.index)
+
+
+def test_radius_zero_plans_exactly_as_before() -> None:
+    # The same batches with the radius at 0 and with stores too far apart to merge.
+    rng = random.Random(3)
+    orders = [order(f"o{i}", f"s{i % 4}", 1000.0 * (i % 4), rng.uniform(0, 5000)) for i in range(12)]
+    couriers = [courier(f"c{i}", rng.uniform(0, 5000)) for i in range(3)]
+    far_apart = dataclasses.replace(MULTI, multi_store_radius_m=1.0)
+    assert plan(0.0, orders, couriers, P) == plan(0.0, orders, couriers, far_apart)

@@ -73,9 +73,20 @@ function renderOffer(offer) {
   card.hidden = !offer;
   if (!offer) return;
   card.dataset.offer = offer.id;
+  // The pickups in visiting order (several stores for a multi-store offer), then the doors in
+  // drop-off order.
+  const pickups = offer.pickups || [];
+  const multi = pickups.length > 1;
+  $("offer-multi").hidden = !multi;
   $("offer-orders").replaceChildren(
+    ...pickups.map((p, i) =>
+      el("li", { class: "offer-pickup", "data-testid": "offer-pickup", "data-store": p.store_id },
+        el("strong", { text: `${multi ? `${i + 1}. ` : ""}${labels.pickup} ${p.store}` }),
+        p.orders.length > 1 ? el("span", { class: "muted small", text: ` · ${p.orders.length} ${labels.orders}` }) : null,
+      ),
+    ),
     ...offer.orders.map((o) =>
-      el("li", {}, el("strong", { text: `${labels.pickup} ${o.store}` }), el("br"), el("span", { text: `${labels.dropoff} ${o.dropoff_address}` })),
+      el("li", { class: "offer-dropoff", "data-testid": "offer-dropoff", "data-number": o.number }, el("span", { text: `${labels.dropoff} ${o.dropoff_address}` })),
     ),
   );
   $("offer-distance").textContent = `${km(offer.pickup_distance_m)} + ${km(offer.dropoff_distance_m)}`;
@@ -98,8 +109,27 @@ function stepButton(label, path, testid, extra) {
   return el("button", { type: "button", class: "primary", "data-testid": testid, onclick: () => act(path, extra ? extra() : {}) }, label);
 }
 
-function renderTasks(tasks) {
+// The stores to pick up at, in visiting order: "arrived at the store" on the next one only.
+function renderPickups(pickups) {
+  const next = pickups.find((p) => !p.done);
+  const multi = pickups.length > 1;
+  $("pickup-list").replaceChildren(
+    ...pickups.map((p, i) => {
+      const li = el("li", { class: p === next ? "pickup next" : "pickup", "data-testid": "pickup", "data-store": p.store_id, "data-done": String(p.done) },
+        el("p", {}, el("strong", { text: `${multi ? `${i + 1}. ` : ""}${labels.pickup} ${p.store}` }), el("span", { class: "muted small", text: ` · ${p.store_address}` })),
+      );
+      if (p.done) li.append(el("p", { class: "muted small", text: labels.allPickedUp }));
+      else if (p === next && state.state === "to_store") {
+        li.append(stepButton(labels.arrivedStore, `tasks/${encodeURIComponent(p.orders[0])}/arrived-store/`, "step-arrived-store"));
+      }
+      return li;
+    }),
+  );
+}
+
+function renderTasks(tasks, pickups) {
   $("task").hidden = tasks.length === 0;
+  renderPickups(pickups || []);
   const list = $("task-list");
   list.replaceChildren();
   for (const t of tasks) {
@@ -109,14 +139,13 @@ function renderTasks(tasks) {
       el("p", {}, el("span", { text: `${labels.dropoff} ${t.dropoff_address}` }), el("span", { class: "muted small", text: ` · ${t.contact} ${t.phone}` })),
     );
     const base = `tasks/${encodeURIComponent(t.number)}/`;
-    if (state.state === "to_store") {
-      li.append(stepButton(labels.arrivedStore, base + "arrived-store/", "step-arrived-store"));
-    } else if (state.state === "at_store" && t.status !== "picked_up") {
+    // Pick up only at the store the courier is at; the doors only once everything is picked up.
+    if (state.state === "at_store" && t.arrived_store && t.status !== "picked_up") {
       li.append(stepButton(labels.pickedUp, base + "picked-up/", "step-picked-up"));
       if (t.status !== "ready") li.append(el("p", { class: "muted small", text: labels.waitingFood }));
-    } else if (t.status === "picked_up" && !t.arrived) {
+    } else if (state.state === "to_customer" && t.status === "picked_up" && !t.arrived) {
       li.append(stepButton(labels.arrived, base + "arrived/", "step-arrived"));
-    } else if (t.status === "picked_up") {
+    } else if (state.state === "to_customer" && t.status === "picked_up") {
       const input = el("input", { inputmode: "numeric", maxlength: "4", pattern: "[0-9]{4}", "aria-label": labels.code, placeholder: labels.code, "data-testid": "dropoff-code" });
       li.append(input, stepButton(labels.deliver, base + "delivered/", "step-delivered", () => ({ code: input.value })));
     }
@@ -171,7 +200,7 @@ function render(data) {
   toggle.dataset.online = String(data.online);
   toggle.disabled = data.online && !["idle", "offered"].includes(data.state);
   renderOffer(data.offer);
-  renderTasks(data.tasks);
+  renderTasks(data.tasks, data.pickups);
   renderPool(data.pool);
   $("earnings-today").textContent = yuan(data.earnings_today_cents);
   $("delivered-today").textContent = String(data.delivered_today);
@@ -236,6 +265,9 @@ $("offer-decline").addEventListener("click", () =>
 $("problem-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const form = new FormData(event.target);
-  const task = state && state.tasks[0];
+  // About the order at hand: before pickup, one at the store the courier is at or heading to.
+  const tasks = state ? state.tasks : [];
+  const next = state && (state.pickups || []).find((p) => !p.done);
+  const task = (next && tasks.find((t) => next.orders.includes(t.number) && t.status !== "picked_up")) || tasks[0];
   if (task) act(`tasks/${encodeURIComponent(task.number)}/problem/`, { kind: form.get("kind"), note: form.get("note") });
 });

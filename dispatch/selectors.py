@@ -299,7 +299,10 @@ def dispatch_board_status(*, order_ids: Sequence[int]) -> dict[int, dict[str, ob
     approaching = [
         r.courier.pk
         for r in rows
-        if r.state == OrderDispatch.State.ASSIGNED and r.courier and r.courier.state == Courier.State.TO_STORE
+        if r.state == OrderDispatch.State.ASSIGNED
+        and r.courier
+        and r.courier.state == Courier.State.TO_STORE
+        and r.order.picked_up_at is None
     ]
     live = live_positions_get(state_redis(), courier_ids=approaching) if approaching else {}
     now = timezone.now()
@@ -317,7 +320,9 @@ def dispatch_board_status(*, order_ids: Sequence[int]) -> dict[int, dict[str, ob
             point = (position.lng, position.lat) if position else None
             if point is None and r.courier.position is not None:
                 point = (r.courier.position.x, r.courier.position.y)
-            if r.courier.state == Courier.State.TO_STORE and point is not None:
+            # Heading to a store, and this order is still there (on a multi-store trip the courier
+            # rides on to the next store with it already on board).
+            if r.courier.state == Courier.State.TO_STORE and r.order.picked_up_at is None and point is not None:
                 distance = metres_between(point[0], point[1], r.store_lng, r.store_lat)
                 courier.update(courier_approach(distance_m=distance, speed_kmh=r.courier.speed_kmh))
         result[r.order_id] = {

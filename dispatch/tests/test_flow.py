@@ -11,7 +11,7 @@ from core.realtime import group_for_store
 from delivery.models import Order, Store
 from delivery.tests.factories import StoreFactory
 from dispatch.models import Courier, CourierProblem, OrderDispatch
-from dispatch.selectors import earnings_today
+from dispatch.selectors import dispatch_board_status, earnings_today
 from dispatch.services.flow import (
     courier_arrive_customer,
     courier_arrive_store,
@@ -175,6 +175,19 @@ def test_a_two_store_task_goes_store_by_store_then_to_the_customers(
     assert all(d.arrived_store_at for d in OrderDispatch.objects.all())
     earned, count = earnings_today(courier=courier)
     assert count == 2 and earned > 0
+
+
+def test_on_a_two_store_task_only_the_next_store_sees_the_courier_approaching(diner: User, store: Store) -> None:
+    a, b, courier = _two_store_task(diner, store)
+    courier_arrive_store(courier=courier, actor=None)
+    courier_pick_up(courier=courier, order_number=a.number, actor=None)
+    assert _state(courier) == Courier.State.TO_STORE  # riding on to b's store with a on board
+
+    shown = dispatch_board_status(order_ids=[a.pk, b.pk])
+    first, second = shown[a.pk]["courier"], shown[b.pk]["courier"]
+    assert isinstance(first, dict) and isinstance(second, dict)
+    assert "distance_m" not in first  # a's store handed the food over: nobody is coming
+    assert "distance_m" in second and "eta_minutes" in second
 
 
 def test_pick_up_refused_at_the_wrong_store(diner: User, store: Store) -> None:

@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import time
+import weakref
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -43,7 +44,9 @@ class _StoreRelay:
         self.layer = layer
         self.group = group
         self.key = key
-        self.boards: set[StoreBoardConsumer] = set()
+        # Weak: a consumer whose instance the server cancelled without `disconnect` (its close
+        # timed out) drops out by itself; a live consumer is held by its own running task.
+        self.boards: weakref.WeakSet[StoreBoardConsumer] = weakref.WeakSet()
         self.channel: str | None = None
         self.task: asyncio.Task[None] | None = None
 

@@ -374,8 +374,10 @@ def _run() -> list[dict[str, Any]]:
             sat_rate = sat_sent / (PHASE_SECONDS + (sat_drain if sat_drain is not None else 60.0))
             log(f"board_events: saturation {sat_rate:.0f} events/s")
 
+            # Half of the saturation rate just measured, in this run (never a remembered figure).
+            lat_target = sat_rate / 2
             start = _cpu_window(pgid)
-            lat_sent = _paced(order_id, group, "latency", sat_rate / 2, PHASE_SECONDS)
+            lat_sent = _paced(order_id, group, "latency", lat_target, PHASE_SECONDS)
             lat_drain = _drained(lines, group, 2)
             lat_cpu = _cpu_used(pgid, start)
 
@@ -421,6 +423,7 @@ def _run() -> list[dict[str, Any]]:
                 "p50_ms": round(latency.get("p50", float("nan")), 2),
                 "latency_ms": {k: round(v, 2) for k, v in latency.items()},
                 "rate_events_per_s": round(lat_sent / PHASE_SECONDS, 1),
+                "target_rate_events_per_s": round(lat_target, 1),
                 "saturation_events_per_s": round(sat_rate, 1),
                 "deliveries": counts.get("latency", 0),
                 "expected_deliveries": lat_sent * BOARDS,

@@ -6,7 +6,7 @@ from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from core.realtime import group_for_user
+from core.realtime import group_for_user, heap_freeze_once
 
 # Application close codes (4000-4999 are ours): the client does not retry on these.
 CLOSE_UNAUTHENTICATED = 4401
@@ -28,7 +28,18 @@ class GroupEventConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             return
         await self.send_json({"type": "error", "code": "unknown_message", "message": "Unknown message type."})
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # channels' dispatch hops to the sync thread before every handler, to close stale
+        # database connections; the hops of every socket in the process queue on that one
+        # thread. Relaying an event touches no database: it skips the hop.
+        if message.get("type") == "event.push":
+            await self.event_push(message)
+            return
+        await super().dispatch(message)
+
     async def event_push(self, message: dict[str, Any]) -> None:
+        """Relays the event unchanged. Must not touch the database (`dispatch` skips the close
+        of stale connections for it); a subclass that needs it uses database_sync_to_async."""
         await self.send_json(message["event"])
 
 
@@ -49,6 +60,7 @@ class UserChannelConsumer(GroupEventConsumer):
             await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        heap_freeze_once()
         self.group = group_for_user(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()

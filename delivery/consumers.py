@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import logging
 import time
+import weakref
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -12,7 +15,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from accounts.access import access_store
 from core.consumers import CLOSE_UNAUTHENTICATED
-from core.realtime import group_for_store
+from core.realtime import group_for_store, heap_freeze_once
 from core.redis import state_redis_async
 from delivery.models import Store
 from delivery.services.board import BOARD_SEEN_TTL_SECONDS, board_seen_key
@@ -26,6 +29,86 @@ CLOSE_RENEW = 1012
 SENTINEL_TTL_SECONDS = 3600
 
 
+class _StoreRelay:
+    """The store group's events for every board socket of the store in this process: one
+    channel-layer subscription per store (and event loop), not one per socket.
+
+    With a channel per socket, channels_redis handed each event to every socket's own receive
+    (two tasks, a lock and a wait each) and channels dispatched it per socket, JSON-encoded per
+    socket: with 200 boards that was most of the server's time per delivery, and the last
+    board heard of an order tens of milliseconds after the first. Here the event is received
+    once, encoded once and written to each socket in one pass.
+    """
+
+    def __init__(self, layer: Any, group: str, key: tuple[asyncio.AbstractEventLoop, str]) -> None:
+        self.layer = layer
+        self.group = group
+        self.key = key
+        # Weak: a consumer whose instance the server cancelled without `disconnect` (its close
+        # timed out) drops out by itself; a live consumer is held by its own running task.
+        self.boards: weakref.WeakSet[StoreBoardConsumer] = weakref.WeakSet()
+        self.channel: str | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    async def join(self, board: StoreBoardConsumer) -> None:
+        self.boards.add(board)
+        if self.channel is None:
+            channel = await self.layer.new_channel()
+            if self.channel is None:  # another board may have started it during the await
+                self.channel = channel
+                self.task = asyncio.create_task(self._relay(channel), name=f"board-relay {self.group}")
+        # On every join, not only the first: it renews the membership's expiry, and puts it back
+        # after a Redis restart (the joining board was renewed for that very reason).
+        await self.layer.group_add(self.group, self.channel)
+
+    async def leave(self, board: StoreBoardConsumer) -> None:
+        self.boards.discard(board)
+        if self.boards or _relays.get(self.key) is not self:
+            return
+        del _relays[self.key]
+        if self.task is not None:
+            self.task.cancel()
+        if self.channel is not None:
+            # Redis gone: the group entry expires on its own.
+            with contextlib.suppress(Exception):
+                await self.layer.group_discard(self.group, self.channel)
+
+    async def _relay(self, channel: str) -> None:
+        try:
+            while True:
+                message = await self.layer.receive(channel)
+                if message.get("type") != "event.push":
+                    log.warning("board relay of %s ignored a %r message", self.group, message.get("type"))
+                    continue
+                text = json.dumps(message["event"])
+                for board in list(self.boards):
+                    try:
+                        await board.send(text_data=text)
+                    except Exception:  # one socket's fault must not starve the others
+                        log.warning("board relay of %s could not write to a socket", self.group, exc_info=True)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the layer failed (Redis down): pushes may have been lost
+            log.warning("board relay of %s lost the channel layer; renewing its sockets", self.group, exc_info=True)
+            if _relays.get(self.key) is self:
+                del _relays[self.key]
+            # The boards reconnect, resync from the API and start a new relay.
+            for board in list(self.boards):
+                with contextlib.suppress(Exception):
+                    await board.close(code=CLOSE_RENEW)
+
+
+_relays: dict[tuple[asyncio.AbstractEventLoop, str], _StoreRelay] = {}
+
+
+def _relay_for(layer: Any, group: str) -> _StoreRelay:
+    key = (asyncio.get_running_loop(), group)
+    relay = _relays.get(key)
+    if relay is None or relay.layer is not layer:
+        relay = _relays[key] = _StoreRelay(layer, group, key)
+    return relay
+
+
 @database_sync_to_async  # type: ignore[untyped-decorator]
 def _may_watch(user: Any, store_id: int) -> bool:
     store = Store.objects.filter(pk=store_id).first()
@@ -37,7 +120,8 @@ class StoreBoardConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     `ticket.printed`; each carries `v`, order events the order's `version`) to its board.
 
     Invariants: only staff of the store (any role) are accepted, checked on connect through
-    access_store; the consumer joins exactly that store's group. Pushes are hints: the board
+    access_store; the consumer hears exactly that store's group (through the process's relay
+    for the store, `_StoreRelay`). Pushes are hints: the board
     resyncs from /api/v1/board/stores/<id>/ on every (re)connect. Each connect and ping stamps
     the store's board heartbeat in Redis (the auto-pause sweep reads it). A ping also checks a
     per-connection sentinel key: when Redis is unreachable or has restarted (the sentinel, and
@@ -47,6 +131,7 @@ class StoreBoardConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     group: str | None = None
     store_id: int = 0
+    relay: _StoreRelay | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -59,8 +144,10 @@ class StoreBoardConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.accept()
             await self.close(code=CLOSE_FORBIDDEN)
             return
+        heap_freeze_once()
         self.group = group_for_store(self.store_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.relay = _relay_for(self.channel_layer, self.group)
+        await self.relay.join(self)
         await self.accept()
         try:
             await self._heartbeat()
@@ -68,10 +155,8 @@ class StoreBoardConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             log.warning("board heartbeat for store %s not stored", self.store_id)
 
     async def disconnect(self, code: int) -> None:
-        if self.group is not None:
-            # Redis gone: the group entry expires on its own.
-            with contextlib.suppress(Exception):
-                await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.relay is not None:
+            await self.relay.leave(self)
 
     def _sentinel(self) -> str:
         return f"{board_seen_key(self.store_id)}:conn:{self.channel_name}"
@@ -104,6 +189,3 @@ class StoreBoardConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.send_json({"type": "pong", "seq": content.get("seq")})
             return
         await self.send_json({"type": "error", "code": "unknown_message", "message": "Unknown message type."})
-
-    async def event_push(self, message: dict[str, Any]) -> None:
-        await self.send_json(message["event"])

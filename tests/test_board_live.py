@@ -86,6 +86,44 @@ def test_staff_receive_versioned_order_events_on_commit(
     assert paid["type"] == "order.updated" and paid["status"] == "paid" and paid["version"] > created["version"]
 
 
+def test_every_board_of_the_store_hears_each_event_once_and_one_leaving_stops_none(
+    daphne_server: LiveServer, menu: MenuStore, staff: User, diner: User
+) -> None:
+    """The boards of one store in one server process share one subscription to its group: each
+    board gets every event exactly once, a board that leaves takes none of the others' events
+    with it, and the last one leaving and a new one joining starts the subscription again."""
+    cookie = session_cookie(staff)
+    url = f"{daphne_server.ws_url}/ws/stores/{menu.store.pk}/board/"
+
+    async def joined(ws: Any) -> None:
+        await ws.send(json.dumps({"type": "ping", "seq": 1}))
+        assert (await _recv(ws)) == {"type": "pong", "seq": 1}
+
+    async def two_events(ws: Any, number: str) -> list[str]:
+        events = [await _recv(ws), await _recv(ws)]
+        assert all(e["number"] == number for e in events)
+        return [e["type"] for e in events]
+
+    async def scenario() -> None:
+        async with connect(url, additional_headers=_headers(daphne_server, cookie)) as first:
+            await joined(first)
+            async with connect(url, additional_headers=_headers(daphne_server, cookie)) as second:
+                await joined(second)
+                number = await place(diner, menu)
+                assert await two_events(first, number) == ["order.created", "order.updated"]
+                assert await two_events(second, number) == ["order.created", "order.updated"]
+                with pytest.raises(TimeoutError):  # nothing twice
+                    await _recv(second, wait=0.5)
+            number = await place(diner, menu)
+            assert await two_events(first, number) == ["order.created", "order.updated"]
+        async with connect(url, additional_headers=_headers(daphne_server, cookie)) as third:
+            await joined(third)
+            number = await place(diner, menu)
+            assert await two_events(third, number) == ["order.created", "order.updated"]
+
+    asyncio.run(scenario())
+
+
 @pytest.mark.parametrize("who", ["other_store_staff", "diner", "anonymous"])
 def test_only_the_stores_staff_may_watch_its_board(
     daphne_server: LiveServer, menu: MenuStore, diner: User, who: str

@@ -313,7 +313,10 @@ def test_the_socket_killed_while_orders_arrive_loses_and_duplicates_nothing(
         numbers = []
         for index in range(6):
             if index % 2 == 0:
-                board.evaluate("window.boardLive.socket.close()")  # dropped: the client reconnects
+                # Dropped once open (closing a socket still reconnecting would drop nothing): the
+                # client reconnects, and the order placed meanwhile arrives by the resync.
+                board.locator("[data-testid=board-conn][data-status=open]").wait_for()
+                board.evaluate("window.boardLive.socket.close()")
             numbers.append(_in_thread(place_paid_order, diner=diner, menu=menu).number)
         column = board.get_by_test_id("col-paid")
         board.wait_for_function(
@@ -323,7 +326,10 @@ def test_the_socket_killed_while_orders_arrive_loses_and_duplicates_nothing(
         time.sleep(1.0)  # late pushes and resyncs settle; nothing may appear twice
         shown = column.locator("li.order").evaluate_all("nodes => nodes.map(n => n.dataset.number)")
         assert sorted(shown) == sorted(numbers)
-        assert board.evaluate("window.boardStats.resyncs") >= 4  # the first load and each reconnect
+        # The first connection and one per drop, each followed by a resync. (Resyncs that overlap
+        # are folded into one fetch, so their count depends on timing; the connections' does not.)
+        assert board.evaluate("window.boardLive.opens") >= 4
+        assert board.evaluate("window.boardStats.resyncs") >= 1
     finally:
         context.close()
 

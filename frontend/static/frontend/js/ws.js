@@ -31,6 +31,7 @@ export class LiveSocket {
     this.onResync = onResync;
     this.onStatus = onStatus;
     this.attempt = 0;
+    this.opens = 0; // connections opened, the first one included (each one resyncs)
     this.seq = 0;
     this.closedByUs = false;
     this.socket = null;
@@ -50,6 +51,7 @@ export class LiveSocket {
     this.socket = socket;
     socket.addEventListener("open", async () => {
       this.attempt = 0;
+      this.opens += 1;
       this.setStatus("open");
       this.startHeartbeat();
       try {

@@ -34,7 +34,7 @@ from bench.common import emit, log, setup_django
 
 BENCH = "order_cost"
 WARMUP = 20
-ORDERS = 60
+ORDERS = int(os.environ.get("ORDER_COST_ORDERS", "60"))
 ROUNDS = 3
 
 

@@ -392,6 +392,9 @@ COURIER_SPEED_KMH: float = env.float("COURIER_SPEED_KMH", default=15.0)
 DETOUR_FACTOR: float = env.float("DETOUR_FACTOR", default=1.3)
 # Minutes a courier is expected to need to reach the store, before dispatch measures it.
 PICKUP_ALLOWANCE_MINUTES: int = env.int("PICKUP_ALLOWANCE_MINUTES", default=8)
+# The ETA promised at placement reuses a store's learned prep time and courier wait for this
+# many seconds (three queries per order otherwise); 0 reads them for every order.
+ETA_STORE_ESTIMATE_SECONDS: float = env.float("ETA_STORE_ESTIMATE_SECONDS", default=5.0)
 
 # After-sales: a diner may ask for a refund this long after delivery; the store must answer within
 # REFUND_RESPONSE_HOURS, else the request is approved and refunded.

@@ -205,12 +205,18 @@ CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "global_keyprefix": f"{REDIS_PREFIX}:"}
+# How often the accept-deadline sweep runs: an unanswered paid order is rejected at most this
+# many seconds after its deadline (ORDER_ACCEPT_DEADLINE_MINUTES).
+ORDER_ACCEPT_SWEEP_SECONDS: float = env.float("ORDER_ACCEPT_SWEEP_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE = {
     "sessions-clear-expired": {"task": "core.tasks.sessions_clear_expired", "schedule": 60.0 * 60},
     "store-ratings-refresh": {"task": "delivery.tasks.store_ratings_refresh", "schedule": 60.0 * 60 * 24},
     "refund-requests-expire": {"task": "delivery.tasks.refund_requests_expire", "schedule": 60.0},
     # The live order board: unanswered orders, stores without a board, sold-out items coming back.
-    "orders-auto-reject-due": {"task": "delivery.tasks.orders_auto_reject_due", "schedule": 30.0},
+    "orders-auto-reject-due": {
+        "task": "delivery.tasks.orders_auto_reject_due",
+        "schedule": ORDER_ACCEPT_SWEEP_SECONDS,
+    },
     "board-housekeeping": {"task": "delivery.tasks.board_housekeeping", "schedule": 60.0},
     # Every flag rule over every store, nightly at 03:30 in Shanghai (19:30 UTC; beat runs in
     # UTC): sliding windows need no trigger.

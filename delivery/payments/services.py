@@ -49,6 +49,15 @@ _REASON_MAX = 200
 # --- Paying --------------------------------------------------------------------------------
 
 
+# What paying reads of an order. Its other columns (the drop-off point's geometry above all)
+# cost more to load than the rest of the statement; a provider or a caller that reads one of
+# them gets it loaded on first use, as Django loads any deferred field.
+_ORDER_PAYING_FIELDS = ("id", "number", "status", "version", "diner", "store", "total_cents")
+_ORDER_UNPAID_FIELDS = tuple(
+    f"order__{field.name}" for field in Order._meta.concrete_fields if field.name not in _ORDER_PAYING_FIELDS
+)
+
+
 def payment_start(
     *, order: Order | None = None, number: str = "", diner_id: int | None = None, provider_name: str = "sandbox"
 ) -> tuple[Payment, str]:
@@ -70,9 +79,14 @@ def payment_start(
         raise PaymentRefused("unknown_provider", f"There is no payment provider {provider_name!r}.") from None
     with transaction.atomic():
         if order is not None:
-            locked = Order.objects.select_for_update().get(pk=order.pk)
+            locked = Order.objects.select_for_update().only(*_ORDER_PAYING_FIELDS).get(pk=order.pk)
         else:
-            found = Order.objects.select_for_update().filter(number=number, diner_id=diner_id).first()
+            found = (
+                Order.objects.select_for_update()
+                .only(*_ORDER_PAYING_FIELDS)
+                .filter(number=number, diner_id=diner_id)
+                .first()
+            )
             if found is None:
                 raise PaymentRefused("order_not_found", "No such order.")
             locked = found
@@ -147,6 +161,7 @@ def _payment_locked(*, provider_name: str, event: ProviderEvent) -> tuple[Paymen
     payment = (
         Payment.objects.select_for_update(of=("self",))
         .select_related("order")
+        .defer(*_ORDER_UNPAID_FIELDS)
         .filter(provider=provider_name, provider_ref=event.provider_ref)
         .first()
     )

@@ -12,13 +12,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.contrib.gis.db.models.functions import Distance
 from django.contrib.gis.geos import Point
-from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection, transaction
-from django.db.models import BooleanField, ExpressionWrapper, OuterRef, Q
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import JSONObject
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -46,7 +42,7 @@ from delivery.models import (
     Store,
 )
 from delivery.pricing import FeeBand, LineInput, PricingError, PricingInput, Quote, price_order
-from delivery.selectors.discovery import _fee_for, _metres
+from delivery.selectors.discovery import _fee_for
 
 
 class OrderRefused(Exception):
@@ -311,51 +307,79 @@ def _json_time(value: str | None) -> time | None:
     return time.fromisoformat(value) if value else None
 
 
+# The statement of _store_for_placement, written once per process: building it with the ORM
+# (three ArraySubquery(JSONObject) annotations, a spatial lookup, a Distance, five stamps) cost
+# more Python than everything else placement does with the store, for a statement whose shape
+# never changes. PostGIS computes as the ORM's version did: ST_Covers on the zone's geometry,
+# ST_Distance between geographies (on the spheroid, in metres).
+_placement_sql: str | None = None
+
+
+def _placement_statement() -> str:
+    global _placement_sql
+    if _placement_sql is None:
+        columns = ", ".join(
+            f's."{f.column}"::bytea AS "{f.column}"' if f.name == "location" else f's."{f.column}"'
+            for f in Store._meta.concrete_fields
+            if f.name != "zone"  # not loaded: parsing a multipolygon is the costliest part of the row
+        )
+        stamps = ", ".join(
+            f"({_MENU_STAMP_SQL[table].replace('%s', 's.id')}) AS menu_stamp_{table}" for table in _MENU_TABLES
+        )
+        _placement_sql = (
+            f"SELECT {columns}, "  # noqa: S608 - column and table names from the models, values as parameters
+            "ST_Covers(s.zone, ST_SetSRID(ST_MakePoint(%(lng)s, %(lat)s), 4326)) AS reach_covers, "
+            "ST_Distance(s.location, ST_SetSRID(ST_MakePoint(%(lng)s, %(lat)s), 4326)::geography) "
+            "AS reach_distance, "
+            "(SELECT coalesce(json_agg(json_build_object('u', b.up_to_m, 'f', b.fee_cents)), '[]') "
+            f'FROM "{DeliveryFeeBand._meta.db_table}" b WHERE b.store_id = s.id)::text AS bands_json, '
+            "(SELECT coalesce(json_agg(json_build_object('w', h.weekday, 'o', h.opens, 'c', h.closes)), '[]') "
+            f'FROM "{OpeningHours._meta.db_table}" h WHERE h.store_id = s.id)::text AS hours_json, '
+            "(SELECT coalesce(json_agg(json_build_object('d', e.date, 'x', e.closed, 'o', e.opens, "
+            f"'c', e.closes)), '[]') FROM \"{HoursException._meta.db_table}\" e "
+            "WHERE e.store_id = s.id AND e.date IN (%(today)s, %(yesterday)s))::text AS exceptions_json, "
+            f"{stamps} "
+            f'FROM "{Store._meta.db_table}" s WHERE s.id = %(store)s'
+        )
+    return _placement_sql
+
+
 def _store_for_placement(*, store_id: int, point: Point, now: datetime) -> tuple[Store, _PlacementFacts] | None:
     """The store and what placement checks, in one statement: whether its zone covers `point`
     and the distance to it, its fee bands, and whether its opening hours and the exceptions of
     the two dates that matter cover `now` (delivery.hours.is_open_at, as store_is_open decides).
     Status, pause, hours and bands are read fresh on every call: a pause or a closure acts at
-    once. The zone itself is not loaded (parsing a multipolygon is the costliest part of the row).
-    With them, the stamps of the store's menu (_menu_for)."""
+    once. The zone itself is not loaded. With them, the stamps of the store's menu (_menu_for)."""
     tz = ZoneInfo(settings.TIME_ZONE)
     today = now.astimezone(tz).date()  # as store_is_open reckons it
-    relevant = [today, today - timedelta(days=1)]
-    of_store = OuterRef("pk")
-    store = (
-        Store.objects.filter(pk=store_id)
-        .defer("zone")
-        .annotate(
-            reach_covers=ExpressionWrapper(Q(zone__covers=point), output_field=BooleanField()),
-            reach_distance=Distance("location", point),
-            bands_json=ArraySubquery(
-                DeliveryFeeBand.objects.filter(store=of_store).values(j=JSONObject(u="up_to_m", f="fee_cents"))
-            ),
-            hours_json=ArraySubquery(
-                OpeningHours.objects.filter(store=of_store).values(j=JSONObject(w="weekday", o="opens", c="closes"))
-            ),
-            exceptions_json=ArraySubquery(
-                HoursException.objects.filter(store=of_store, date__in=relevant).values(
-                    j=JSONObject(d="date", x="closed", o="opens", c="closes")
-                )
-            ),
-            **{f"menu_stamp_{table}": _menu_stamp(table, store_id) for table in _MENU_TABLES},
-        )
-        .first()
-    )
-    if store is None:
+    params = {
+        "store": store_id,
+        "lng": point.x,
+        "lat": point.y,
+        "today": today,
+        "yesterday": today - timedelta(days=1),
+    }
+    found = list(Store.objects.raw(_placement_statement(), params))
+    if not found:
         return None
+    store = found[0]
     annotated: Any = store
     covers = bool(annotated.reach_covers)
-    periods = [(h["w"], time.fromisoformat(h["o"]), time.fromisoformat(h["c"])) for h in annotated.hours_json]
+    periods = [
+        (h["w"], time.fromisoformat(h["o"]), time.fromisoformat(h["c"])) for h in json.loads(annotated.hours_json)
+    ]
     exceptions = {
-        date.fromisoformat(e["d"]): (e["x"], _json_time(e["o"]), _json_time(e["c"])) for e in annotated.exceptions_json
+        date.fromisoformat(e["d"]): (e["x"], _json_time(e["o"]), _json_time(e["c"]))
+        for e in json.loads(annotated.exceptions_json)
     }
     facts = _PlacementFacts(
         covers=covers,
-        distance_m=_metres(annotated.reach_distance) if covers else None,
+        distance_m=round(float(annotated.reach_distance)) if covers else None,
         fee_bands=tuple(
-            sorted((FeeBand(up_to_m=b["u"], fee_cents=b["f"]) for b in annotated.bands_json), key=lambda b: b.up_to_m)
+            sorted(
+                (FeeBand(up_to_m=b["u"], fee_cents=b["f"]) for b in json.loads(annotated.bands_json)),
+                key=lambda b: b.up_to_m,
+            )
         ),
         open_now=is_open_at(periods=periods, exceptions=exceptions, at=now, tz=tz),
         menu_stamps=tuple(str(getattr(annotated, f"menu_stamp_{table}")) for table in _MENU_TABLES),

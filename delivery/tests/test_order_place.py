@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.contrib.gis.geos import Point
 from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
@@ -27,6 +28,7 @@ from delivery.models import (
     SetMealComponent,
     Store,
 )
+from delivery.selectors.discovery import delivery_quote_for
 from delivery.services.orders import LineRequest, OrderRefused, PlaceRequest, order_place
 from delivery.tests.factories import MenuStore, StoreMembershipFactory, build_menu_store
 
@@ -482,3 +484,16 @@ def test_a_menu_change_rolled_back_is_not_kept(diner: User, menu: MenuStore) -> 
         raise Abort
 
     assert _place_total(diner, menu, "after") == 7800
+
+
+@pytest.mark.parametrize(("lat", "lng"), [(DROP_LAT, DROP_LNG), (31.2301, 121.4501), (31.2420, 121.4580)])
+def test_placement_prices_the_distance_and_fee_that_discovery_quotes(
+    diner: User, menu: MenuStore, lat: float, lng: float
+) -> None:
+    # Placement reads the store with its own SQL statement; discovery with the ORM. They agree.
+    quoted = delivery_quote_for(menu.store, Point(lng, lat, srid=4326))
+    order = order_place(
+        diner=diner, request=_request(menu, delivery_lat=lat, delivery_lng=lng), idempotency_key=f"{lat},{lng}"
+    ).order
+
+    assert quoted == (order.delivery_distance_m, order.delivery_fee_cents)

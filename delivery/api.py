@@ -5,6 +5,7 @@ Views parse input, check access through accounts.access and call one service or 
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django.contrib.gis.geos import Point
@@ -72,7 +73,27 @@ class PlaceOrderSerializer(serializers.Serializer):  # type: ignore[type-arg]
         )
 
 
-class OrderLineSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+# ModelSerializer class -> its fields as get_fields() first built them (unbound).
+_built_fields: dict[type, dict[str, serializers.Field]] = {}  # type: ignore[type-arg]
+
+
+class FieldsBuiltOnce:
+    """For a ModelSerializer on a hot path: its fields are built from the model once per process
+    and copied for each instance (DRF rebuilds them from the model's field definitions for every
+    serializer instance, which cost more than rendering an order). The fields depend only on the
+    class, never on the instance or its context; each instance gets its own copies to bind, as
+    DRF does with declared fields."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
+        cls = type(self)
+        built = _built_fields.get(cls)
+        if built is None:
+            built = super().get_fields()  # type: ignore[misc]
+            _built_fields[cls] = built
+        return copy.deepcopy(built)
+
+
+class OrderLineSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: ignore[type-arg]
     class Meta:
         model = OrderLine
         fields = [
@@ -90,7 +111,7 @@ class OrderLineSerializer(serializers.ModelSerializer):  # type: ignore[type-arg
         ]
 
 
-class OrderSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class OrderSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: ignore[type-arg]
     lines = OrderLineSerializer(many=True, read_only=True)
     store_name = serializers.CharField(source="store.display_name", read_only=True)
     contact_phone = serializers.CharField(source="contact_phone_masked", read_only=True)

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.tests.factories import DinerFactory
+from delivery.api import OrderSerializer
 from delivery.models import (
     Coupon,
     HoursException,
@@ -497,3 +498,16 @@ def test_placement_prices_the_distance_and_fee_that_discovery_quotes(
     ).order
 
     assert quoted == (order.delivery_distance_m, order.delivery_fee_cents)
+
+
+def test_each_order_serializer_gets_its_own_fields(diner: User, menu: MenuStore) -> None:
+    first = order_place(diner=diner, request=_request(menu), idempotency_key="one").order
+    second = order_place(diner=diner, request=_request(menu, note="no onions"), idempotency_key="two").order
+
+    a, b = OrderSerializer(first), OrderSerializer(second)
+
+    assert a.fields["lines"] is not b.fields["lines"]
+    assert a.fields["lines"].parent is a and b.fields["lines"].parent is b
+    assert (a.data["number"], a.data["note"]) == (first.number, "")
+    assert (b.data["number"], b.data["note"]) == (second.number, "no onions")
+    assert [line["name_en"] for line in b.data["lines"]] == ["Scallion oil noodles", "Noodles & tea"]

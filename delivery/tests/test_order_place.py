@@ -511,3 +511,18 @@ def test_each_order_serializer_gets_its_own_fields(diner: User, menu: MenuStore)
     assert (a.data["number"], a.data["note"]) == (first.number, "")
     assert (b.data["number"], b.data["note"]) == (second.number, "no onions")
     assert [line["name_en"] for line in b.data["lines"]] == ["Scallion oil noodles", "Noodles & tea"]
+
+
+def test_the_order_api_authenticates_tokens_as_drf_does(client: Client, diner: User, menu: MenuStore) -> None:
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=diner)
+    listed = client.get("/api/v1/orders/", headers={"Authorization": f"Token {token.key}"})
+    assert listed.status_code == 200
+
+    wrong = client.get("/api/v1/orders/", headers={"Authorization": "Token wrong"})
+    assert wrong.status_code in (401, 403) and wrong.json()["code"] == "authentication_failed"
+
+    User.objects.filter(pk=diner.pk).update(is_active=False)
+    inactive = client.get("/api/v1/orders/", headers={"Authorization": f"Token {token.key}"})
+    assert inactive.status_code in (401, 403) and inactive.json()["code"] == "authentication_failed"

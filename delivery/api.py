@@ -6,6 +6,7 @@ Views parse input, check access through accounts.access and call one service or 
 from __future__ import annotations
 
 import copy
+import threading
 from typing import Any
 
 from django.contrib.gis.geos import Point
@@ -151,6 +152,26 @@ class OrderSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: ig
         read_only_fields = fields
 
 
+_renderer: OrderSerializer | None = None
+_renderer_lock = threading.Lock()
+
+
+def order_representation(order: Order) -> dict[str, Any]:
+    """OrderSerializer(order).data, from one serializer per process: its fields are built and
+    bound once, and rendering reads them only (no field keeps state between calls), so threads
+    share it. A new serializer per response cost more than the rest of the response."""
+    global _renderer
+    if _renderer is None:
+        with _renderer_lock:
+            if _renderer is None:
+                renderer = OrderSerializer()
+                # Bind every field now (the lines' too), before any thread shares them.
+                renderer.fields["lines"].child.fields  # type: ignore[attr-defined]  # noqa: B018
+                _renderer = renderer
+    data: dict[str, Any] = _renderer.to_representation(order)
+    return data
+
+
 class OrderListCreateView(generics.ListCreateAPIView):  # type: ignore[type-arg]
     """GET: the signed-in diner's orders, newest first. POST: place an order (Idempotency-Key)."""
 
@@ -181,7 +202,7 @@ class OrderListCreateView(generics.ListCreateAPIView):  # type: ignore[type-arg]
             result = order_place(diner=request.user, request=body.to_request(), idempotency_key=key)  # type: ignore[arg-type]
         except OrderRefused as refused:
             raise ApiError(refused.code, refused.message, status_code=refused.status, field=refused.field) from refused
-        data = OrderSerializer(result.order).data
+        data = order_representation(result.order)
         return Response(data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 

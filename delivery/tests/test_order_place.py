@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.tests.factories import DinerFactory
-from delivery.api import OrderSerializer
+from delivery.api import OrderSerializer, order_representation
 from delivery.models import (
     Coupon,
     HoursException,
@@ -526,3 +526,13 @@ def test_the_order_api_authenticates_tokens_as_drf_does(client: Client, diner: U
     User.objects.filter(pk=diner.pk).update(is_active=False)
     inactive = client.get("/api/v1/orders/", headers={"Authorization": f"Token {token.key}"})
     assert inactive.status_code in (401, 403) and inactive.json()["code"] == "authentication_failed"
+
+
+def test_the_placement_response_is_the_order_serializers(diner: User, menu: MenuStore) -> None:
+    placed = order_place(diner=diner, request=_request(menu, note="no onions"), idempotency_key="one").order
+    paid = order_place(diner=diner, request=_request(menu), idempotency_key="two").order
+    Order.objects.filter(pk=paid.pk).update(status=Order.Status.PAID, paid_at=timezone.now())
+    paid.refresh_from_db()
+
+    for order in (placed, paid, placed):
+        assert order_representation(order) == OrderSerializer(order).data

@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,6 +23,7 @@ from rest_framework.views import APIView
 
 from accounts.access import access_diner, access_order
 from core.api import ApiError
+from core.authentication import FastTokenAuthentication
 from delivery.models import MenuCategory, MenuItem, Option, OptionGroup, Order, OrderLine, SetMeal, Store
 from delivery.payments.base import PaymentRefused
 from delivery.payments.services import payment_start
@@ -29,6 +31,9 @@ from delivery.selectors.discovery import SORT_KEYS, stores_delivering_to
 from delivery.services.orders import LineRequest, OrderRefused, PlaceRequest, order_place
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# The project's authentication (REST_FRAMEWORK's defaults: sessions, then tokens) with the token
+# read by a statement written once (core.authentication), on the order path's views.
+ORDER_AUTHENTICATION = [SessionAuthentication, FastTokenAuthentication]
 
 
 class LineRequestSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -175,6 +180,8 @@ def order_representation(order: Order) -> dict[str, Any]:
 class OrderListCreateView(generics.ListCreateAPIView):  # type: ignore[type-arg]
     """GET: the signed-in diner's orders, newest first. POST: place an order (Idempotency-Key)."""
 
+    authentication_classes = ORDER_AUTHENTICATION
+
     serializer_class = OrderSerializer
 
     def get_queryset(self) -> QuerySet[Order]:
@@ -209,6 +216,8 @@ class OrderListCreateView(generics.ListCreateAPIView):  # type: ignore[type-arg]
 class OrderDetailView(generics.RetrieveAPIView):  # type: ignore[type-arg]
     """One order, for its diner, its store's staff and operators; anyone else gets 404."""
 
+    authentication_classes = ORDER_AUTHENTICATION
+
     serializer_class = OrderSerializer
     lookup_field = "number"
 
@@ -231,6 +240,8 @@ class PaymentStartSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 class OrderPaymentView(APIView):
     """Start (or resume) paying for a placed order: its diner only. Idempotent while pending."""
+
+    authentication_classes = ORDER_AUTHENTICATION
 
     @extend_schema(request=None, responses=PaymentStartSerializer)
     def post(self, request: Request, number: str) -> Response:

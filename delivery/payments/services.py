@@ -53,9 +53,6 @@ _REASON_MAX = 200
 # cost more to load than the rest of the statement; a provider or a caller that reads one of
 # them gets it loaded on first use, as Django loads any deferred field.
 _ORDER_PAYING_FIELDS = ("id", "number", "status", "version", "diner", "store", "total_cents")
-_ORDER_UNPAID_FIELDS = tuple(
-    f"order__{field.name}" for field in Order._meta.concrete_fields if field.name not in _ORDER_PAYING_FIELDS
-)
 
 
 def payment_start(
@@ -154,20 +151,36 @@ def _receipt_claim(*, provider_name: str, event_id: str) -> bool:
         return cursor.fetchone() is not None
 
 
+_ORDER_PAYING_COLUMNS = [(f.column, f.attname) for f in Order._meta.concrete_fields if f.name in _ORDER_PAYING_FIELDS]
+_ORDER_PAYING_ATTNAMES = [attname for _column, attname in _ORDER_PAYING_COLUMNS]
+_lock_sql: str | None = None
+
+
+def _payment_lock_sql() -> str:
+    """The payment by (provider, provider_ref), locked, with its order's paying fields as
+    order_<attname>: one statement written once (the ORM's select_for_update, select_related and
+    defer() of the order's other columns cost more Python to build than the webhook's work)."""
+    global _lock_sql  # written once, when the models are loaded
+    if _lock_sql is None:
+        order_columns = ", ".join(f'o."{column}" AS "order_{attname}"' for column, attname in _ORDER_PAYING_COLUMNS)
+        _lock_sql = (
+            f"SELECT p.*, {order_columns} "  # noqa: S608 - names from the models, values as parameters
+            f'FROM "{Payment._meta.db_table}" p JOIN "{Order._meta.db_table}" o ON o.id = p.order_id '
+            "WHERE p.provider = %s AND p.provider_ref = %s FOR UPDATE OF p"
+        )
+    return _lock_sql
+
+
 def _payment_locked(*, provider_name: str, event: ProviderEvent) -> tuple[Payment, Order]:
     """The event's payment, locked, and its order, once the amounts agree."""
     # The payment row is locked (not the order's: the transition takes that by compare-and-swap);
-    # its order comes in the same statement.
-    payment = (
-        Payment.objects.select_for_update(of=("self",))
-        .select_related("order")
-        .defer(*_ORDER_UNPAID_FIELDS)
-        .filter(provider=provider_name, provider_ref=event.provider_ref)
-        .first()
-    )
+    # its order's paying fields come in the same statement, written once (see _payment_lock_sql).
+    payment: Any = next(iter(Payment.objects.raw(_payment_lock_sql(), [provider_name, event.provider_ref])), None)
     if payment is None:
         raise WebhookRejected("unknown_payment", f"No payment {event.provider_ref!r} with {provider_name}.")
-    order = payment.order
+    values = [getattr(payment, f"order_{attname}") for attname in _ORDER_PAYING_ATTNAMES]
+    order = Order.from_db(payment._state.db, _ORDER_PAYING_ATTNAMES, values)
+    payment.order = order
     if not event.amount_cents == payment.amount_cents == order.total_cents:
         raise WebhookRejected(
             "amount_mismatch",

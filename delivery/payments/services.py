@@ -13,6 +13,7 @@ Lock order, everywhere: the payment row, then order lines, then the order (via t
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from collections.abc import Mapping
@@ -55,6 +56,24 @@ _REASON_MAX = 200
 _ORDER_PAYING_FIELDS = ("id", "number", "status", "version", "diner", "store", "total_cents")
 
 
+_ORDER_PAYING_COLUMNS = [(f.column, f.attname) for f in Order._meta.concrete_fields if f.name in _ORDER_PAYING_FIELDS]
+_ORDER_PAYING_ATTNAMES = [attname for _column, attname in _ORDER_PAYING_COLUMNS]
+
+
+@functools.cache
+def _order_lock_sql(where: str) -> str:
+    columns = ", ".join(f'o."{column}"' for column, _attname in _ORDER_PAYING_COLUMNS)
+    return f'SELECT {columns} FROM "{Order._meta.db_table}" o WHERE {where} FOR UPDATE OF o'  # noqa: S608 - fixed text
+
+
+@functools.cache
+def _pending_payment_sql() -> str:
+    return (
+        f'SELECT * FROM "{Payment._meta.db_table}" '  # noqa: S608 - the model's table, values as parameters
+        "WHERE order_id = %s AND provider = %s AND status = %s ORDER BY created_at, id LIMIT 1"
+    )
+
+
 def payment_start(
     *, order: Order | None = None, number: str = "", diner_id: int | None = None, provider_name: str = "sandbox"
 ) -> tuple[Payment, str]:
@@ -75,26 +94,27 @@ def payment_start(
     except ProviderUnknown:
         raise PaymentRefused("unknown_provider", f"There is no payment provider {provider_name!r}.") from None
     with transaction.atomic():
+        # Two statements written once (the ORM built them anew for every payment): the order,
+        # locked, with only what paying reads; then its pending payment. The second must be a
+        # statement of its own: a payment committed by a concurrent start while we waited for the
+        # lock is visible only to a statement begun after the lock was granted.
+        params: list[object]
         if order is not None:
-            locked = Order.objects.select_for_update().only(*_ORDER_PAYING_FIELDS).get(pk=order.pk)
+            where, params = "o.id = %s", [order.pk]
         else:
-            found = (
-                Order.objects.select_for_update()
-                .only(*_ORDER_PAYING_FIELDS)
-                .filter(number=number, diner_id=diner_id)
-                .first()
-            )
-            if found is None:
-                raise PaymentRefused("order_not_found", "No such order.")
-            locked = found
+            where, params = "o.number = %s AND o.diner_id = %s", [number, diner_id]
+        found: Order | None = next(iter(Order.objects.raw(_order_lock_sql(where), params)), None)
+        if found is None:
+            if order is not None:
+                raise Order.DoesNotExist("No such order.")
+            raise PaymentRefused("order_not_found", "No such order.")
+        locked = found
         if locked.status != S.PLACED:
             raise PaymentRefused(
                 "order_not_payable", f"Order {locked.number} is {locked.status}; only a placed order can be paid."
             )
-        payment = (
-            Payment.objects.filter(order_id=locked.pk, provider=provider.name, status=Payment.Status.PENDING)
-            .order_by("created_at", "id")
-            .first()
+        payment: Payment | None = next(
+            iter(Payment.objects.raw(_pending_payment_sql(), [locked.pk, provider.name, Payment.Status.PENDING])), None
         )
         if payment is None:
             payment = Payment.objects.create(
@@ -151,8 +171,6 @@ def _receipt_claim(*, provider_name: str, event_id: str) -> bool:
         return cursor.fetchone() is not None
 
 
-_ORDER_PAYING_COLUMNS = [(f.column, f.attname) for f in Order._meta.concrete_fields if f.name in _ORDER_PAYING_FIELDS]
-_ORDER_PAYING_ATTNAMES = [attname for _column, attname in _ORDER_PAYING_COLUMNS]
 _lock_sql: str | None = None
 
 

@@ -1,16 +1,18 @@
-"""What one order costs the server, deterministically: SQL queries and Python CPU per order.
+"""What one order costs the server, deterministically: SQL statements and Python CPU per order.
 
 Wall-clock throughput (bench/order_placement.py) depends on what else the machine runs; these
 two figures do not (much): the same flow as the load bench (POST /api/v1/orders/ with an
 Idempotency-Key, POST /api/v1/orders/<n>/payments/, the sandbox's signed webhook), run in this
-process through Django's test Client (the WSGI handler: no ASGI thread hops, which the load bench
-adds), against the development database with the load bench's fixture (removed afterwards).
+process through config.asgi's application (the pooled-thread handler Daphne serves, called
+directly: its thread hop and the on-commit pushes included, sockets and HTTP parsing not),
+against the development database with the load bench's fixture (removed afterwards).
 
-- queries/order: every SQL statement of one order, counted with CaptureQueriesContext, and the
-  statements themselves printed to stderr with --sql.
-- CPU ms/order: time.process_time() over ORDERS orders after WARMUP, with no query capture (the
-  capture itself costs CPU); the median of ROUNDS rounds. process_time counts this process only,
-  so PostgreSQL's own time is not in it.
+- statements/order: every SQL statement of one order on every thread's connection, COMMITs
+  included, and the statements themselves printed to stderr with --sql.
+- CPU ms/order: time.process_time() over ORDERS orders after WARMUP, with no statement capture;
+  the median of ROUNDS rounds. process_time counts this process only (all its threads), so
+  PostgreSQL's and Redis's own time is not in it. ORDER_COST_ORDERS in the environment sets
+  ORDERS (60); more orders per round give steadier figures on a busy machine.
 
 Run: `.venv/bin/python bench/order_cost.py [--sql]` or `.venv/bin/python bench/run_all.py order_cost`.
 """
@@ -34,7 +36,7 @@ from bench.common import emit, log, setup_django
 
 BENCH = "order_cost"
 WARMUP = 20
-ORDERS = 60
+ORDERS = int(os.environ.get("ORDER_COST_ORDERS", "60"))
 ROUNDS = 3
 
 

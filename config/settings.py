@@ -205,12 +205,18 @@ CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "global_keyprefix": f"{REDIS_PREFIX}:"}
+# How often the accept-deadline sweep runs: an unanswered paid order is rejected at most this
+# many seconds after its deadline (ORDER_ACCEPT_DEADLINE_MINUTES).
+ORDER_ACCEPT_SWEEP_SECONDS: float = env.float("ORDER_ACCEPT_SWEEP_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE = {
     "sessions-clear-expired": {"task": "core.tasks.sessions_clear_expired", "schedule": 60.0 * 60},
     "store-ratings-refresh": {"task": "delivery.tasks.store_ratings_refresh", "schedule": 60.0 * 60 * 24},
     "refund-requests-expire": {"task": "delivery.tasks.refund_requests_expire", "schedule": 60.0},
     # The live order board: unanswered orders, stores without a board, sold-out items coming back.
-    "orders-auto-reject-due": {"task": "delivery.tasks.orders_auto_reject_due", "schedule": 30.0},
+    "orders-auto-reject-due": {
+        "task": "delivery.tasks.orders_auto_reject_due",
+        "schedule": ORDER_ACCEPT_SWEEP_SECONDS,
+    },
     "board-housekeeping": {"task": "delivery.tasks.board_housekeeping", "schedule": 60.0},
     # Every flag rule over every store, nightly at 03:30 in Shanghai (19:30 UTC; beat runs in
     # UTC): sliding windows need no trigger.
@@ -392,6 +398,9 @@ COURIER_SPEED_KMH: float = env.float("COURIER_SPEED_KMH", default=15.0)
 DETOUR_FACTOR: float = env.float("DETOUR_FACTOR", default=1.3)
 # Minutes a courier is expected to need to reach the store, before dispatch measures it.
 PICKUP_ALLOWANCE_MINUTES: int = env.int("PICKUP_ALLOWANCE_MINUTES", default=8)
+# The ETA promised at placement reuses a store's learned prep time and courier wait for this
+# many seconds (three queries per order otherwise); 0 reads them for every order.
+ETA_STORE_ESTIMATE_SECONDS: float = env.float("ETA_STORE_ESTIMATE_SECONDS", default=5.0)
 
 # After-sales: a diner may ask for a refund this long after delivery; the store must answer within
 # REFUND_RESPONSE_HOURS, else the request is approved and refunded.

@@ -5,6 +5,8 @@ Views parse input, check access through accounts.access and call one service or 
 
 from __future__ import annotations
 
+import copy
+import threading
 from typing import Any
 
 from django.contrib.gis.geos import Point
@@ -13,6 +15,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,6 +23,7 @@ from rest_framework.views import APIView
 
 from accounts.access import access_diner, access_order
 from core.api import ApiError
+from core.authentication import FastTokenAuthentication
 from delivery.models import MenuCategory, MenuItem, Option, OptionGroup, Order, OrderLine, SetMeal, Store
 from delivery.payments.base import PaymentRefused
 from delivery.payments.services import payment_start
@@ -27,6 +31,9 @@ from delivery.selectors.discovery import SORT_KEYS, stores_delivering_to
 from delivery.services.orders import LineRequest, OrderRefused, PlaceRequest, order_place
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# The project's authentication (REST_FRAMEWORK's defaults: sessions, then tokens) with the token
+# read by a statement written once (core.authentication), on the order path's views.
+ORDER_AUTHENTICATION = [SessionAuthentication, FastTokenAuthentication]
 
 
 class LineRequestSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -72,7 +79,27 @@ class PlaceOrderSerializer(serializers.Serializer):  # type: ignore[type-arg]
         )
 
 
-class OrderLineSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+# ModelSerializer class -> its fields as get_fields() first built them (unbound).
+_built_fields: dict[type, dict[str, serializers.Field]] = {}  # type: ignore[type-arg]
+
+
+class FieldsBuiltOnce:
+    """For a ModelSerializer on a hot path: its fields are built from the model once per process
+    and copied for each instance (DRF rebuilds them from the model's field definitions for every
+    serializer instance, which cost more than rendering an order). The fields depend only on the
+    class, never on the instance or its context; each instance gets its own copies to bind, as
+    DRF does with declared fields."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
+        cls = type(self)
+        built = _built_fields.get(cls)
+        if built is None:
+            built = super().get_fields()  # type: ignore[misc]
+            _built_fields[cls] = built
+        return copy.deepcopy(built)
+
+
+class OrderLineSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: ignore[type-arg]
     class Meta:
         model = OrderLine
         fields = [
@@ -90,7 +117,7 @@ class OrderLineSerializer(serializers.ModelSerializer):  # type: ignore[type-arg
         ]
 
 
-class OrderSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class OrderSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: ignore[type-arg]
     lines = OrderLineSerializer(many=True, read_only=True)
     store_name = serializers.CharField(source="store.display_name", read_only=True)
     contact_phone = serializers.CharField(source="contact_phone_masked", read_only=True)
@@ -130,8 +157,30 @@ class OrderSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         read_only_fields = fields
 
 
+_renderer: OrderSerializer | None = None
+_renderer_lock = threading.Lock()
+
+
+def order_representation(order: Order) -> dict[str, Any]:
+    """OrderSerializer(order).data, from one serializer per process: its fields are built and
+    bound once, and rendering reads them only (no field keeps state between calls), so threads
+    share it. A new serializer per response cost more than the rest of the response."""
+    global _renderer
+    if _renderer is None:
+        with _renderer_lock:
+            if _renderer is None:
+                renderer = OrderSerializer()
+                # Bind every field now (the lines' too), before any thread shares them.
+                renderer.fields["lines"].child.fields  # type: ignore[attr-defined]  # noqa: B018
+                _renderer = renderer
+    data: dict[str, Any] = _renderer.to_representation(order)
+    return data
+
+
 class OrderListCreateView(generics.ListCreateAPIView):  # type: ignore[type-arg]
     """GET: the signed-in diner's orders, newest first. POST: place an order (Idempotency-Key)."""
+
+    authentication_classes = ORDER_AUTHENTICATION
 
     serializer_class = OrderSerializer
 
@@ -160,12 +209,14 @@ class OrderListCreateView(generics.ListCreateAPIView):  # type: ignore[type-arg]
             result = order_place(diner=request.user, request=body.to_request(), idempotency_key=key)  # type: ignore[arg-type]
         except OrderRefused as refused:
             raise ApiError(refused.code, refused.message, status_code=refused.status, field=refused.field) from refused
-        data = OrderSerializer(result.order).data
+        data = order_representation(result.order)
         return Response(data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 
 class OrderDetailView(generics.RetrieveAPIView):  # type: ignore[type-arg]
     """One order, for its diner, its store's staff and operators; anyone else gets 404."""
+
+    authentication_classes = ORDER_AUTHENTICATION
 
     serializer_class = OrderSerializer
     lookup_field = "number"
@@ -189,6 +240,8 @@ class PaymentStartSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 class OrderPaymentView(APIView):
     """Start (or resume) paying for a placed order: its diner only. Idempotent while pending."""
+
+    authentication_classes = ORDER_AUTHENTICATION
 
     @extend_schema(request=None, responses=PaymentStartSerializer)
     def post(self, request: Request, number: str) -> Response:

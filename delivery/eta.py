@@ -14,6 +14,7 @@ placement and updated live while the order moves.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -110,11 +111,37 @@ def courier_wait_minutes(*, point: Point) -> float:
     return float(min(MAX_WAIT_MINUTES, settings.PICKUP_ALLOWANCE_MINUTES * (1 + rounds)))
 
 
-def eta_minutes_for_store(*, store: Store, distance_m: float) -> int:
-    """The refined ETA before ordering: learned prep (plus the store's busy-mode minutes) or the
-    supply-based courier wait, whichever is longer, then travel."""
-    prep = prep_minutes_learned(store=store) + store.busy_extra_minutes
+# store id -> (monotonic expiry, declared prep, location, learned prep, courier wait)
+_store_estimates: dict[int, tuple[float, int, tuple[float, float], float, float]] = {}
+_STORE_ESTIMATES_MAX = 4096
+
+
+def _store_estimate(store: Store) -> tuple[float, float]:
+    """The store's learned prep time and courier wait, reused for ETA_STORE_ESTIMATE_SECONDS.
+
+    Both are estimates over the last orders and the couriers around (one more order or a courier
+    moving changes them by seconds), and they cost three queries: at a busy store every order
+    read them anew. A change of the store's declared prep time or location is seen at once."""
+    ttl = settings.ETA_STORE_ESTIMATE_SECONDS
+    now = time.monotonic()
+    where = (store.location.x, store.location.y)
+    kept = _store_estimates.get(store.pk)
+    if kept is not None and kept[0] > now and kept[1] == store.default_prep_minutes and kept[2] == where:
+        return kept[3], kept[4]
+    prep = prep_minutes_learned(store=store)
     wait = courier_wait_minutes(point=store.location)
+    if ttl > 0:
+        if len(_store_estimates) >= _STORE_ESTIMATES_MAX:
+            _store_estimates.clear()  # bounded; refilled by the next orders
+        _store_estimates[store.pk] = (now + ttl, store.default_prep_minutes, where, prep, wait)
+    return prep, wait
+
+
+def eta_minutes_for_store(*, store: Store, distance_m: float) -> int:
+    """The refined ETA before ordering: learned prep (plus the store's busy-mode minutes, read
+    fresh) or the supply-based courier wait, whichever is longer, then travel."""
+    learned, wait = _store_estimate(store)
+    prep = learned + store.busy_extra_minutes
     return math.ceil(max(prep, wait)) + travel_minutes(distance_m)
 
 

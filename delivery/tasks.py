@@ -28,14 +28,16 @@ def refund_requests_expire() -> int:
 
 @shared_task(name="delivery.tasks.order_auto_reject", acks_late=True)
 def order_auto_reject(order_id: int) -> bool:
-    """Reject and refund an order its store left unanswered past the deadline (scheduled on
-    commit when the order is paid). Selects by state and time: a rerun or a late run does nothing."""
+    """Reject and refund an order its store left unanswered past the deadline. No longer
+    scheduled (the sweep below enforces every deadline); kept for tasks already queued. Selects
+    by state and time: a rerun or a late run does nothing."""
     return _order_auto_reject(order_id=order_id)
 
 
 @shared_task(name="delivery.tasks.orders_auto_reject_due", acks_late=True)
 def orders_auto_reject_due() -> int:
-    """The beat sweep behind order_auto_reject (a lost or delayed task changes nothing)."""
+    """The accept deadline of every paid order, every ORDER_ACCEPT_SWEEP_SECONDS (beat): selects
+    by state and time, so an overlapping or repeated run changes nothing."""
     return _orders_auto_reject_due()
 
 

@@ -7,13 +7,10 @@ the same statement, an OrderEvent row in the same transaction, and the pushes af
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from celery import current_app
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -24,7 +21,6 @@ from delivery.models import Order, OrderEvent
 from delivery.services.ledger import ledger_post_delivered
 
 S = Order.Status
-log = logging.getLogger(__name__)
 
 # from-state -> the states it may move to.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -64,19 +60,6 @@ REPEATABLE = frozenset({S.PARTIALLY_REFUNDED})
 # actor); other apps add theirs in AppConfig.ready(): dispatch withdraws the courier's offer or
 # task of an order that was cancelled, rejected or refunded.
 TRANSITION_HOOKS: list[Callable[[Order, str, User | None], None]] = []
-
-
-def _schedule_auto_reject(order_id: int) -> None:
-    """Enqueue the accept deadline's task; a broker fault is logged, never raised into the
-    payment that was just committed (the beat sweep enforces the deadline all the same)."""
-    try:
-        current_app.send_task(
-            "delivery.tasks.order_auto_reject",
-            args=[order_id],
-            countdown=settings.ORDER_ACCEPT_DEADLINE_MINUTES * 60 + 1,
-        )
-    except Exception:
-        log.exception("could not schedule the accept deadline of order %s", order_id)
 
 
 def can_transition(from_status: str, to_status: str) -> bool:
@@ -148,7 +131,8 @@ def order_transition(
         payload = {"order": order.pk, "number": order.number, "status": order.status, "version": order.version}
         for group in (group_for_store(order.store_id), group_for_user(order.diner_id), group_for_order(order.pk)):
             event_push_on_commit(group, "order.updated", payload)
-        if to == S.PAID:
-            # The store has a deadline to accept; the task runs just after it (beat sweeps too).
-            transaction.on_commit(lambda: _schedule_auto_reject(order.pk))
+        # A paid order's accept deadline is enforced by the beat sweep (orders_auto_reject_due,
+        # every ORDER_ACCEPT_SWEEP_SECONDS), not by a task per order: a publish to the broker per
+        # payment cost more than the sweep's one indexed query, and a countdown task waited in a
+        # worker's memory, lost if the worker restarted.
     return TransitionResult(order=order, changed=True)

@@ -13,6 +13,7 @@ Lock order, everywhere: the payment row, then order lines, then the order (via t
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from collections.abc import Mapping
@@ -49,6 +50,30 @@ _REASON_MAX = 200
 # --- Paying --------------------------------------------------------------------------------
 
 
+# What paying reads of an order. Its other columns (the drop-off point's geometry above all)
+# cost more to load than the rest of the statement; a provider or a caller that reads one of
+# them gets it loaded on first use, as Django loads any deferred field.
+_ORDER_PAYING_FIELDS = ("id", "number", "status", "version", "diner", "store", "total_cents")
+
+
+_ORDER_PAYING_COLUMNS = [(f.column, f.attname) for f in Order._meta.concrete_fields if f.name in _ORDER_PAYING_FIELDS]
+_ORDER_PAYING_ATTNAMES = [attname for _column, attname in _ORDER_PAYING_COLUMNS]
+
+
+@functools.cache
+def _order_lock_sql(where: str) -> str:
+    columns = ", ".join(f'o."{column}"' for column, _attname in _ORDER_PAYING_COLUMNS)
+    return f'SELECT {columns} FROM "{Order._meta.db_table}" o WHERE {where} FOR UPDATE OF o'  # noqa: S608 - fixed text
+
+
+@functools.cache
+def _pending_payment_sql() -> str:
+    return (
+        f'SELECT * FROM "{Payment._meta.db_table}" '  # noqa: S608 - the model's table, values as parameters
+        "WHERE order_id = %s AND provider = %s AND status = %s ORDER BY created_at, id LIMIT 1"
+    )
+
+
 def payment_start(
     *, order: Order | None = None, number: str = "", diner_id: int | None = None, provider_name: str = "sandbox"
 ) -> tuple[Payment, str]:
@@ -69,21 +94,27 @@ def payment_start(
     except ProviderUnknown:
         raise PaymentRefused("unknown_provider", f"There is no payment provider {provider_name!r}.") from None
     with transaction.atomic():
+        # Two statements written once (the ORM built them anew for every payment): the order,
+        # locked, with only what paying reads; then its pending payment. The second must be a
+        # statement of its own: a payment committed by a concurrent start while we waited for the
+        # lock is visible only to a statement begun after the lock was granted.
+        params: list[object]
         if order is not None:
-            locked = Order.objects.select_for_update().get(pk=order.pk)
+            where, params = "o.id = %s", [order.pk]
         else:
-            found = Order.objects.select_for_update().filter(number=number, diner_id=diner_id).first()
-            if found is None:
-                raise PaymentRefused("order_not_found", "No such order.")
-            locked = found
+            where, params = "o.number = %s AND o.diner_id = %s", [number, diner_id]
+        found: Order | None = next(iter(Order.objects.raw(_order_lock_sql(where), params)), None)
+        if found is None:
+            if order is not None:
+                raise Order.DoesNotExist("No such order.")
+            raise PaymentRefused("order_not_found", "No such order.")
+        locked = found
         if locked.status != S.PLACED:
             raise PaymentRefused(
                 "order_not_payable", f"Order {locked.number} is {locked.status}; only a placed order can be paid."
             )
-        payment = (
-            Payment.objects.filter(order_id=locked.pk, provider=provider.name, status=Payment.Status.PENDING)
-            .order_by("created_at", "id")
-            .first()
+        payment: Payment | None = next(
+            iter(Payment.objects.raw(_pending_payment_sql(), [locked.pk, provider.name, Payment.Status.PENDING])), None
         )
         if payment is None:
             payment = Payment.objects.create(
@@ -140,19 +171,34 @@ def _receipt_claim(*, provider_name: str, event_id: str) -> bool:
         return cursor.fetchone() is not None
 
 
+_lock_sql: str | None = None
+
+
+def _payment_lock_sql() -> str:
+    """The payment by (provider, provider_ref), locked, with its order's paying fields as
+    order_<attname>: one statement written once (the ORM's select_for_update, select_related and
+    defer() of the order's other columns cost more Python to build than the webhook's work)."""
+    global _lock_sql  # written once, when the models are loaded
+    if _lock_sql is None:
+        order_columns = ", ".join(f'o."{column}" AS "order_{attname}"' for column, attname in _ORDER_PAYING_COLUMNS)
+        _lock_sql = (
+            f"SELECT p.*, {order_columns} "  # noqa: S608 - names from the models, values as parameters
+            f'FROM "{Payment._meta.db_table}" p JOIN "{Order._meta.db_table}" o ON o.id = p.order_id '
+            "WHERE p.provider = %s AND p.provider_ref = %s FOR UPDATE OF p"
+        )
+    return _lock_sql
+
+
 def _payment_locked(*, provider_name: str, event: ProviderEvent) -> tuple[Payment, Order]:
     """The event's payment, locked, and its order, once the amounts agree."""
     # The payment row is locked (not the order's: the transition takes that by compare-and-swap);
-    # its order comes in the same statement.
-    payment = (
-        Payment.objects.select_for_update(of=("self",))
-        .select_related("order")
-        .filter(provider=provider_name, provider_ref=event.provider_ref)
-        .first()
-    )
+    # its order's paying fields come in the same statement, written once (see _payment_lock_sql).
+    payment: Any = next(iter(Payment.objects.raw(_payment_lock_sql(), [provider_name, event.provider_ref])), None)
     if payment is None:
         raise WebhookRejected("unknown_payment", f"No payment {event.provider_ref!r} with {provider_name}.")
-    order = payment.order
+    values = [getattr(payment, f"order_{attname}") for attname in _ORDER_PAYING_ATTNAMES]
+    order = Order.from_db(payment._state.db, _ORDER_PAYING_ATTNAMES, values)
+    payment.order = order
     if not event.amount_cents == payment.amount_cents == order.total_cents:
         raise WebhookRejected(
             "amount_mismatch",

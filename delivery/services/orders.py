@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.contrib.gis.db.models.functions import Distance
 from django.contrib.gis.geos import Point
-from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection, transaction
-from django.db.models import BooleanField, ExpressionWrapper, OuterRef, Prefetch, Q
-from django.db.models.functions import JSONObject
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -34,6 +33,7 @@ from delivery.models import (
     MenuItem,
     OpeningHours,
     Option,
+    OptionGroup,
     Order,
     OrderEvent,
     OrderLine,
@@ -42,7 +42,7 @@ from delivery.models import (
     Store,
 )
 from delivery.pricing import FeeBand, LineInput, PricingError, PricingInput, Quote, price_order
-from delivery.selectors.discovery import _fee_for, _metres
+from delivery.selectors.discovery import _fee_for
 
 
 class OrderRefused(Exception):
@@ -96,6 +96,120 @@ def request_fingerprint(request: PlaceRequest) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# --- The menu placement reads, cached per store and checked on every placement ----------------
+#
+# Building the menu's model rows (items, option groups, options, set meals, components) was a
+# fifth of an order's Python time. Each process keeps the last menu it read per store, with a
+# stamp per table: the md5 of the text of every row of that table that belongs to the store,
+# computed by PostgreSQL. Placement reads the five stamps in the statement that reads the store
+# (no extra round trip) and uses the cached menu only if all five are identical, that is if
+# every row the menu was built from is unchanged, whoever changed it and however (a service, the
+# admin, a queryset update(), a migration). Each cached table was read in the same statement as
+# its own stamp, so a menu never mixes what it was read from with what its stamp says. Nothing to
+# invalidate, and a menu that changed a millisecond ago is read again at once.
+
+_MENU_STAMP_SQL: dict[str, str] = {
+    "items": "SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) "
+    'FROM "delivery_menuitem" t WHERE t.store_id = %s',
+    "groups": "SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) "
+    'FROM "delivery_optiongroup" t JOIN "delivery_menuitem" i ON i.id = t.item_id WHERE i.store_id = %s',
+    "options": "SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) "
+    'FROM "delivery_option" t JOIN "delivery_optiongroup" g ON g.id = t.group_id '
+    'JOIN "delivery_menuitem" i ON i.id = g.item_id WHERE i.store_id = %s',
+    "meals": "SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) "
+    'FROM "delivery_setmeal" t WHERE t.store_id = %s',
+    # A component's item is snapshotted with it: its row is part of the component's stamp.
+    "components": "SELECT md5(coalesce(string_agg(t::text || i::text, '|' ORDER BY t.id), '')) "
+    'FROM "delivery_setmealcomponent" t JOIN "delivery_setmeal" m ON m.id = t.set_meal_id '
+    'JOIN "delivery_menuitem" i ON i.id = t.item_id WHERE m.store_id = %s',
+}
+_MENU_TABLES = tuple(_MENU_STAMP_SQL)
+# md5 of no rows: a table with nothing of the store's returns no row to carry its stamp.
+_EMPTY_STAMP = hashlib.md5(b"", usedforsecurity=False).hexdigest()
+# Stores whose menus one process keeps (least recently placed-at dropped first).
+MENU_CACHE_STORES = 512
+
+
+def _menu_stamp(table: str, store_id: int) -> RawSQL:
+    return RawSQL(f"({_MENU_STAMP_SQL[table]})", [store_id])  # noqa: S611 - fixed SQL, store id as a parameter
+
+
+@dataclass(frozen=True)
+class _Menu:
+    """One store's menu as placement reads it; shared between threads, so never mutated."""
+
+    stamps: tuple[str, ...]  # in _MENU_TABLES order
+    items: dict[int, MenuItem]
+    groups: dict[int, tuple[OptionGroup, ...]]  # by item id, in menu order
+    options: dict[int, tuple[Option, ...]]  # by group id, in menu order
+    meals: dict[int, SetMeal]
+    components: dict[int, tuple[SetMealComponent, ...]]  # by set meal id
+
+
+_menus: OrderedDict[int, _Menu] = OrderedDict()
+_menus_lock = threading.Lock()
+
+
+def _stamp_of(rows: list[Any]) -> str:
+    return str(rows[0].menu_stamp) if rows else _EMPTY_STAMP
+
+
+def _menu_load(store_id: int) -> _Menu:
+    """Every menu row of the store, each table in one statement with its own stamp."""
+    items = list(MenuItem.objects.filter(store_id=store_id).annotate(menu_stamp=_menu_stamp("items", store_id)))
+    groups = list(
+        OptionGroup.objects.filter(item__store_id=store_id).annotate(menu_stamp=_menu_stamp("groups", store_id))
+    )
+    options = list(
+        Option.objects.filter(group__item__store_id=store_id).annotate(menu_stamp=_menu_stamp("options", store_id))
+    )
+    meals = list(SetMeal.objects.filter(store_id=store_id).annotate(menu_stamp=_menu_stamp("meals", store_id)))
+    components = list(
+        SetMealComponent.objects.filter(set_meal__store_id=store_id)
+        .select_related("item")
+        .order_by("id")
+        .annotate(menu_stamp=_menu_stamp("components", store_id))
+    )
+    groups_by_id = {g.pk: g for g in groups}
+    by_item: dict[int, list[OptionGroup]] = {}
+    for group in groups:
+        by_item.setdefault(group.item_id, []).append(group)
+    by_group: dict[int, list[Option]] = {}
+    for option in options:
+        option.group = groups_by_id[option.group_id]  # snapshots name the option's group
+        by_group.setdefault(option.group_id, []).append(option)
+    by_meal: dict[int, list[SetMealComponent]] = {}
+    for component in components:
+        by_meal.setdefault(component.set_meal_id, []).append(component)
+    return _Menu(
+        stamps=tuple(_stamp_of(rows) for rows in (items, groups, options, meals, components)),
+        items={i.pk: i for i in items},
+        groups={k: tuple(v) for k, v in by_item.items()},
+        options={k: tuple(v) for k, v in by_group.items()},
+        meals={m.pk: m for m in meals},
+        components={k: tuple(v) for k, v in by_meal.items()},
+    )
+
+
+def _menu_for(store_id: int, stamps: tuple[str, ...] | None) -> _Menu:
+    """The store's menu: the cached one if `stamps` (read just now) match it, else read anew.
+    `stamps` None: read anew without looking (a caller that did not read them)."""
+    if stamps is not None:
+        with _menus_lock:
+            cached = _menus.get(store_id)
+            if cached is not None and cached.stamps == stamps:
+                _menus.move_to_end(store_id)
+                return cached
+    menu = _menu_load(store_id)
+    with _menus_lock:
+        _menus[store_id] = menu
+        _menus.move_to_end(store_id)
+        while len(_menus) > MENU_CACHE_STORES:
+            _menus.popitem(last=False)
+    # Read after `stamps`, so at least as fresh: what separate reads would have seen.
+    return menu
+
+
 @dataclass(frozen=True)
 class _ResolvedLine:
     item: MenuItem | None
@@ -103,46 +217,43 @@ class _ResolvedLine:
     options: tuple[Option, ...]
     quantity: int
     note: str
+    components: tuple[SetMealComponent, ...] = ()  # a set meal's, in menu order
 
 
-def resolve_lines(store: Store, lines: tuple[LineRequest, ...]) -> list[_ResolvedLine]:
+def resolve_lines(store: Store, lines: tuple[LineRequest, ...], *, menu: _Menu | None = None) -> list[_ResolvedLine]:
     """Check every line against the live menu: the item belongs to this store and is available,
-    every option belongs to one of its groups, each group's min/max is respected."""
+    every option belongs to one of its groups, each group's min/max is respected. `menu`: the
+    store's menu as placement just validated it (read anew when not given)."""
     if not lines:
         raise OrderRefused("empty_cart", _("The cart is empty."), field="lines")
-    item_ids = {line.item_id for line in lines if line.item_id}
-    meal_ids = {line.set_meal_id for line in lines if line.set_meal_id}
-    items = {
-        i.pk: i
-        for i in MenuItem.objects.filter(store=store, pk__in=item_ids).prefetch_related("option_groups__options")
-    }
-    components = Prefetch("components", queryset=SetMealComponent.objects.select_related("item"))
-    meals = {m.pk: m for m in SetMeal.objects.filter(store=store, pk__in=meal_ids).prefetch_related(components)}
+    if menu is None:
+        menu = _menu_for(store.pk, None)
     resolved: list[_ResolvedLine] = []
     for index, line in enumerate(lines):
         where = f"lines.{index}"
         if (line.item_id is None) == (line.set_meal_id is None):
             raise OrderRefused("invalid_line", _("Each line is one item or one set meal."), field=where)
         if line.set_meal_id is not None:
-            meal = meals.get(line.set_meal_id)
+            meal = menu.meals.get(line.set_meal_id)
             if meal is None:
                 raise OrderRefused("unknown_set_meal", _("That set meal is not on this store's menu."), field=where)
-            if not meal.available or any(not c.item.available for c in meal.components.all()):
+            components = menu.components.get(meal.pk, ())
+            if not meal.available or any(not c.item.available for c in components):
                 raise OrderRefused("sold_out", _("%(name)s is sold out.") % {"name": meal.display_name}, field=where)
             if line.option_ids:
                 raise OrderRefused("invalid_option", _("Set meals take no options."), field=where)
-            resolved.append(_ResolvedLine(None, meal, (), line.quantity, line.note))
+            resolved.append(_ResolvedLine(None, meal, (), line.quantity, line.note, components))
             continue
         assert line.item_id is not None  # noqa: S101 - narrowed by the xor check above
-        item = items.get(line.item_id)
+        item = menu.items.get(line.item_id)
         if item is None:
             raise OrderRefused("unknown_item", _("That dish is not on this store's menu."), field=where)
         if not item.available:
             raise OrderRefused("sold_out", _("%(name)s is sold out.") % {"name": item.display_name}, field=where)
         chosen: list[Option] = []
         wanted = set(line.option_ids)
-        for group in item.option_groups.all():
-            picked = [o for o in group.options.all() if o.pk in wanted]
+        for group in menu.groups.get(item.pk, ()):
+            picked = [o for o in menu.options.get(group.pk, ()) if o.pk in wanted]
             if any(not o.available for o in picked):
                 raise OrderRefused(
                     "sold_out", _("An option of %(name)s is sold out.") % {"name": item.display_name}, field=where
@@ -189,10 +300,48 @@ class _PlacementFacts:
     distance_m: int | None
     fee_bands: tuple[FeeBand, ...]
     open_now: bool
+    menu_stamps: tuple[str, ...]  # the menu's, in _MENU_TABLES order (see _menu_for)
 
 
 def _json_time(value: str | None) -> time | None:
     return time.fromisoformat(value) if value else None
+
+
+# The statement of _store_for_placement, written once per process: building it with the ORM
+# (three ArraySubquery(JSONObject) annotations, a spatial lookup, a Distance, five stamps) cost
+# more Python than everything else placement does with the store, for a statement whose shape
+# never changes. PostGIS computes as the ORM's version did: ST_Covers on the zone's geometry,
+# ST_Distance between geographies (on the spheroid, in metres).
+_placement_sql: str | None = None
+
+
+def _placement_statement() -> str:
+    global _placement_sql
+    if _placement_sql is None:
+        columns = ", ".join(
+            f's."{f.column}"::bytea AS "{f.column}"' if f.name == "location" else f's."{f.column}"'
+            for f in Store._meta.concrete_fields
+            if f.name != "zone"  # not loaded: parsing a multipolygon is the costliest part of the row
+        )
+        stamps = ", ".join(
+            f"({_MENU_STAMP_SQL[table].replace('%s', 's.id')}) AS menu_stamp_{table}" for table in _MENU_TABLES
+        )
+        _placement_sql = (
+            f"SELECT {columns}, "  # noqa: S608 - column and table names from the models, values as parameters
+            "ST_Covers(s.zone, ST_SetSRID(ST_MakePoint(%(lng)s, %(lat)s), 4326)) AS reach_covers, "
+            "ST_Distance(s.location, ST_SetSRID(ST_MakePoint(%(lng)s, %(lat)s), 4326)::geography) "
+            "AS reach_distance, "
+            "(SELECT coalesce(json_agg(json_build_object('u', b.up_to_m, 'f', b.fee_cents)), '[]') "
+            f'FROM "{DeliveryFeeBand._meta.db_table}" b WHERE b.store_id = s.id)::text AS bands_json, '
+            "(SELECT coalesce(json_agg(json_build_object('w', h.weekday, 'o', h.opens, 'c', h.closes)), '[]') "
+            f'FROM "{OpeningHours._meta.db_table}" h WHERE h.store_id = s.id)::text AS hours_json, '
+            "(SELECT coalesce(json_agg(json_build_object('d', e.date, 'x', e.closed, 'o', e.opens, "
+            f"'c', e.closes)), '[]') FROM \"{HoursException._meta.db_table}\" e "
+            "WHERE e.store_id = s.id AND e.date IN (%(today)s, %(yesterday)s))::text AS exceptions_json, "
+            f"{stamps} "
+            f'FROM "{Store._meta.db_table}" s WHERE s.id = %(store)s'
+        )
+    return _placement_sql
 
 
 def _store_for_placement(*, store_id: int, point: Point, now: datetime) -> tuple[Store, _PlacementFacts] | None:
@@ -200,46 +349,40 @@ def _store_for_placement(*, store_id: int, point: Point, now: datetime) -> tuple
     and the distance to it, its fee bands, and whether its opening hours and the exceptions of
     the two dates that matter cover `now` (delivery.hours.is_open_at, as store_is_open decides).
     Status, pause, hours and bands are read fresh on every call: a pause or a closure acts at
-    once. The zone itself is not loaded (parsing a multipolygon is the costliest part of the row)."""
+    once. The zone itself is not loaded. With them, the stamps of the store's menu (_menu_for)."""
     tz = ZoneInfo(settings.TIME_ZONE)
     today = now.astimezone(tz).date()  # as store_is_open reckons it
-    relevant = [today, today - timedelta(days=1)]
-    of_store = OuterRef("pk")
-    store = (
-        Store.objects.filter(pk=store_id)
-        .defer("zone")
-        .annotate(
-            reach_covers=ExpressionWrapper(Q(zone__covers=point), output_field=BooleanField()),
-            reach_distance=Distance("location", point),
-            bands_json=ArraySubquery(
-                DeliveryFeeBand.objects.filter(store=of_store).values(j=JSONObject(u="up_to_m", f="fee_cents"))
-            ),
-            hours_json=ArraySubquery(
-                OpeningHours.objects.filter(store=of_store).values(j=JSONObject(w="weekday", o="opens", c="closes"))
-            ),
-            exceptions_json=ArraySubquery(
-                HoursException.objects.filter(store=of_store, date__in=relevant).values(
-                    j=JSONObject(d="date", x="closed", o="opens", c="closes")
-                )
-            ),
-        )
-        .first()
-    )
-    if store is None:
+    params = {
+        "store": store_id,
+        "lng": point.x,
+        "lat": point.y,
+        "today": today,
+        "yesterday": today - timedelta(days=1),
+    }
+    found = list(Store.objects.raw(_placement_statement(), params))
+    if not found:
         return None
+    store = found[0]
     annotated: Any = store
     covers = bool(annotated.reach_covers)
-    periods = [(h["w"], time.fromisoformat(h["o"]), time.fromisoformat(h["c"])) for h in annotated.hours_json]
+    periods = [
+        (h["w"], time.fromisoformat(h["o"]), time.fromisoformat(h["c"])) for h in json.loads(annotated.hours_json)
+    ]
     exceptions = {
-        date.fromisoformat(e["d"]): (e["x"], _json_time(e["o"]), _json_time(e["c"])) for e in annotated.exceptions_json
+        date.fromisoformat(e["d"]): (e["x"], _json_time(e["o"]), _json_time(e["c"]))
+        for e in json.loads(annotated.exceptions_json)
     }
     facts = _PlacementFacts(
         covers=covers,
-        distance_m=_metres(annotated.reach_distance) if covers else None,
+        distance_m=round(float(annotated.reach_distance)) if covers else None,
         fee_bands=tuple(
-            sorted((FeeBand(up_to_m=b["u"], fee_cents=b["f"]) for b in annotated.bands_json), key=lambda b: b.up_to_m)
+            sorted(
+                (FeeBand(up_to_m=b["u"], fee_cents=b["f"]) for b in json.loads(annotated.bands_json)),
+                key=lambda b: b.up_to_m,
+            )
         ),
         open_now=is_open_at(periods=periods, exceptions=exceptions, at=now, tz=tz),
+        menu_stamps=tuple(str(getattr(annotated, f"menu_stamp_{table}")) for table in _MENU_TABLES),
     )
     return store, facts
 
@@ -277,7 +420,7 @@ def order_quote(*, diner: User, request: PlaceRequest) -> tuple[Store, list[_Res
             _("%(store)s does not deliver to this address.") % {"store": store.display_name},
             field="delivery_address",
         )
-    lines = resolve_lines(store, request.lines)
+    lines = resolve_lines(store, request.lines, menu=_menu_for(store.pk, facts.menu_stamps))
     coupon = _coupon_for(request.coupon_code, store=store, diner=diner)
     pricing_lines = tuple(
         LineInput(
@@ -313,10 +456,9 @@ def _snapshot_line(order: Order, line: _ResolvedLine, unit_price: int) -> OrderL
             name_zh=meal.name_zh,
             name_en=meal.name_en,
             components=[
-                {"name_zh": c.item.name_zh, "name_en": c.item.name_en, "quantity": c.quantity}
-                for c in meal.components.all()
+                {"name_zh": c.item.name_zh, "name_en": c.item.name_en, "quantity": c.quantity} for c in line.components
             ],
-            allergens=sorted({a for c in meal.components.all() for a in c.item.allergens}),
+            allergens=sorted({a for c in line.components for a in c.item.allergens}),
             unit_price_cents=unit_price,
             quantity=line.quantity,
             line_total_cents=unit_price * line.quantity,

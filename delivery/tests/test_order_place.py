@@ -8,13 +8,28 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.contrib.gis.geos import Point
+from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.tests.factories import DinerFactory
-from delivery.models import Coupon, HoursException, IdempotencyRecord, Order, OrderEvent, Store
+from delivery.api import OrderSerializer, order_representation
+from delivery.models import (
+    Coupon,
+    HoursException,
+    IdempotencyRecord,
+    MenuItem,
+    Option,
+    OptionGroup,
+    Order,
+    OrderEvent,
+    SetMeal,
+    SetMealComponent,
+    Store,
+)
+from delivery.selectors.discovery import delivery_quote_for
 from delivery.services.orders import LineRequest, OrderRefused, PlaceRequest, order_place
 from delivery.tests.factories import MenuStore, StoreMembershipFactory, build_menu_store
 
@@ -402,3 +417,122 @@ def test_only_the_diner_starts_a_payment(client: Client, diner: User, menu: Menu
         StoreMembershipFactory(store=menu.store).user, backend="django.contrib.auth.backends.ModelBackend"
     )
     assert client.post(f"/api/v1/orders/{order.number}/payments/").status_code == 404
+
+
+def _place_total(diner: User, menu: MenuStore, key: str, **overrides: Any) -> int:
+    return order_place(diner=diner, request=_request(menu, **overrides), idempotency_key=key).order.total_cents
+
+
+def test_every_menu_change_acts_on_the_very_next_placement(diner: User, menu: MenuStore) -> None:
+    # Placement keeps each store's menu between orders and uses it only while every row it came
+    # from is unchanged; changes made with update() (no signals, no save()) must be seen too.
+    assert _place_total(diner, menu, "warm") == 7800
+    assert _place_total(diner, menu, "again") == 7800  # from the kept menu
+
+    MenuItem.objects.filter(pk=menu.noodles.pk).update(price_cents=1900)  # +100 × 2
+    assert _place_total(diner, menu, "item price") == 8000
+
+    Option.objects.filter(pk=menu.large.pk).update(price_delta_cents=500)  # +200 × 2
+    assert _place_total(diner, menu, "option price") == 8400
+
+    SetMeal.objects.filter(pk=menu.set_meal.pk).update(price_cents=3000)  # +200
+    assert _place_total(diner, menu, "meal price") == 8600
+
+    MenuItem.objects.filter(pk=menu.tea.pk).update(name_en="Jasmine tea")
+    order = order_place(diner=diner, request=_request(menu), idempotency_key="component name").order
+    assert [c["name_en"] for c in order.lines.all()[1].components] == ["Scallion oil noodles", "Jasmine tea"]
+
+    OptionGroup.objects.filter(pk=menu.large.group_id).update(min_choices=0, max_choices=2)
+    two_sizes = (LineRequest(item_id=menu.noodles.pk, option_ids=(menu.regular.pk, menu.large.pk)),)
+    assert order_place(diner=diner, request=_request(menu, lines=two_sizes), idempotency_key="group").created
+
+
+def test_sold_out_and_removed_dishes_are_refused_at_once(diner: User, menu: MenuStore) -> None:
+    assert _place_total(diner, menu, "warm") == 7800
+
+    Option.objects.filter(pk=menu.large.pk).update(available=False)
+    with pytest.raises(OrderRefused) as refused:
+        order_place(diner=diner, request=_request(menu), idempotency_key="option sold out")
+    assert refused.value.code == "sold_out"
+    Option.objects.filter(pk=menu.large.pk).update(available=True)
+
+    # The set meal's component, sold out: the set meal cannot be ordered.
+    MenuItem.objects.filter(pk=menu.tea.pk).update(available=False)
+    with pytest.raises(OrderRefused) as refused:
+        order_place(diner=diner, request=_request(menu), idempotency_key="component sold out")
+    assert refused.value.code == "sold_out"
+    MenuItem.objects.filter(pk=menu.tea.pk).update(available=True)
+
+    SetMealComponent.objects.filter(set_meal=menu.set_meal, item=menu.tea).delete()
+    order = order_place(diner=diner, request=_request(menu), idempotency_key="component removed").order
+    assert [c["name_en"] for c in order.lines.all()[1].components] == ["Scallion oil noodles"]
+
+    Option.objects.filter(pk=menu.mild.pk).delete()
+    with pytest.raises(OrderRefused) as refused:
+        order_place(diner=diner, request=_request(menu), idempotency_key="option removed")
+    assert refused.value.code == "invalid_option"
+
+
+def test_a_menu_change_rolled_back_is_not_kept(diner: User, menu: MenuStore) -> None:
+    # Placed inside a transaction that changed the price and then rolled back: the next
+    # placement prices from the menu as committed.
+    class Abort(Exception):
+        pass
+
+    with pytest.raises(Abort), transaction.atomic():
+        MenuItem.objects.filter(pk=menu.noodles.pk).update(price_cents=100)
+        assert _place_total(diner, menu, "inside") == 7800 - 2 * 1700
+        raise Abort
+
+    assert _place_total(diner, menu, "after") == 7800
+
+
+@pytest.mark.parametrize(("lat", "lng"), [(DROP_LAT, DROP_LNG), (31.2301, 121.4501), (31.2420, 121.4580)])
+def test_placement_prices_the_distance_and_fee_that_discovery_quotes(
+    diner: User, menu: MenuStore, lat: float, lng: float
+) -> None:
+    # Placement reads the store with its own SQL statement; discovery with the ORM. They agree.
+    quoted = delivery_quote_for(menu.store, Point(lng, lat, srid=4326))
+    order = order_place(
+        diner=diner, request=_request(menu, delivery_lat=lat, delivery_lng=lng), idempotency_key=f"{lat},{lng}"
+    ).order
+
+    assert quoted == (order.delivery_distance_m, order.delivery_fee_cents)
+
+
+def test_each_order_serializer_gets_its_own_fields(diner: User, menu: MenuStore) -> None:
+    first = order_place(diner=diner, request=_request(menu), idempotency_key="one").order
+    second = order_place(diner=diner, request=_request(menu, note="no onions"), idempotency_key="two").order
+
+    a, b = OrderSerializer(first), OrderSerializer(second)
+
+    assert a.fields["lines"] is not b.fields["lines"]
+    assert a.fields["lines"].parent is a and b.fields["lines"].parent is b
+    assert (a.data["number"], a.data["note"]) == (first.number, "")
+    assert (b.data["number"], b.data["note"]) == (second.number, "no onions")
+    assert [line["name_en"] for line in b.data["lines"]] == ["Scallion oil noodles", "Noodles & tea"]
+
+
+def test_the_order_api_authenticates_tokens_as_drf_does(client: Client, diner: User, menu: MenuStore) -> None:
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=diner)
+    listed = client.get("/api/v1/orders/", headers={"Authorization": f"Token {token.key}"})
+    assert listed.status_code == 200
+
+    wrong = client.get("/api/v1/orders/", headers={"Authorization": "Token wrong"})
+    assert wrong.status_code in (401, 403) and wrong.json()["code"] == "authentication_failed"
+
+    User.objects.filter(pk=diner.pk).update(is_active=False)
+    inactive = client.get("/api/v1/orders/", headers={"Authorization": f"Token {token.key}"})
+    assert inactive.status_code in (401, 403) and inactive.json()["code"] == "authentication_failed"
+
+
+def test_the_placement_response_is_the_order_serializers(diner: User, menu: MenuStore) -> None:
+    placed = order_place(diner=diner, request=_request(menu, note="no onions"), idempotency_key="one").order
+    paid = order_place(diner=diner, request=_request(menu), idempotency_key="two").order
+    Order.objects.filter(pk=paid.pk).update(status=Order.Status.PAID, paid_at=timezone.now())
+    paid.refresh_from_db()
+
+    for order in (placed, paid, placed):
+        assert order_representation(order) == OrderSerializer(order).data

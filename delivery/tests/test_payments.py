@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -956,3 +957,26 @@ def test_concurrent_refunds_that_together_empty_the_payment_leave_it_refunded(di
     order.refresh_from_db()
     assert payment.refunded_cents == payment.amount_cents
     assert order.status == S.REFUNDED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_starts_open_one_payment(diner: User, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    order = order_make(diner=diner, store=store)
+    real_token = secrets.token_urlsafe
+
+    def slow_token(n: int) -> str:
+        # The first start holds the order's lock, its payment not yet committed, while the
+        # second waits for the lock.
+        time.sleep(0.3)
+        return real_token(n)
+
+    monkeypatch.setattr("delivery.payments.services.secrets.token_urlsafe", slow_token)
+
+    first, second = run_together(
+        lambda: payment_start(number=order.number, diner_id=diner.pk),
+        lambda: payment_start(number=order.number, diner_id=diner.pk),
+    )
+
+    assert isinstance(first, tuple) and isinstance(second, tuple)
+    assert first[0].pk == second[0].pk
+    assert Payment.objects.filter(order=order).count() == 1

@@ -13,6 +13,7 @@ from accounts.models import User
 from delivery.eta import (
     PRIOR_WEIGHT,
     courier_wait_minutes,
+    eta_minutes_for_store,
     order_eta_live,
     prep_minutes_learned,
     prep_minutes_learned_many,
@@ -62,3 +63,29 @@ def test_live_eta_follows_the_courier(diner: User, store: Store) -> None:
     assert far is not None and near is not None and near < far
     order.status = Order.Status.DELIVERED
     assert order_eta_live(order=order, now=now, courier_point=None) is None
+
+
+@override_settings(PICKUP_ALLOWANCE_MINUTES=8, ETA_STORE_ESTIMATE_SECONDS=60)
+def test_the_placement_eta_reuses_the_store_estimate_briefly_but_not_its_own_columns(store: Store) -> None:
+    store.default_prep_minutes = 15
+    store.busy_extra_minutes = 0
+    assert eta_minutes_for_store(store=store, distance_m=0) == 15  # prep outlasts the 8-minute wait
+
+    # The supply estimate is kept for a few seconds: a new courier does not change it yet...
+    idle_courier(lng=store.location.x + 0.01, lat=store.location.y)
+    assert eta_minutes_for_store(store=store, distance_m=0) == 15
+    # ...but the store's own busy minutes and declared prep time act at once.
+    store.busy_extra_minutes = 10
+    assert eta_minutes_for_store(store=store, distance_m=0) == 25
+    store.busy_extra_minutes = 0
+    store.default_prep_minutes = 30
+    assert eta_minutes_for_store(store=store, distance_m=0) == 30
+
+
+@override_settings(PICKUP_ALLOWANCE_MINUTES=8, ETA_STORE_ESTIMATE_SECONDS=0)
+def test_without_reuse_the_placement_eta_follows_the_supply_at_once(diner: User, store: Store) -> None:
+    store.default_prep_minutes = 1
+    store.busy_extra_minutes = 0
+    assert eta_minutes_for_store(store=store, distance_m=0) == 8  # the allowance: nothing measured
+    idle_courier(lng=store.location.x + 0.01, lat=store.location.y)  # ~1 km away
+    assert eta_minutes_for_store(store=store, distance_m=0) < 8

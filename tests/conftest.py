@@ -173,6 +173,36 @@ def celery_worker_process(transactional_db: None) -> Iterator[subprocess.Popen[s
         _stop(process)
 
 
+@pytest.fixture
+def celery_beat(transactional_db: None, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+    """Celery beat in its own process, as the Procfile runs it, sending the accept-deadline
+    sweep every half second to the run's own queue (a `celery_worker` runs what it sends)."""
+    with (tmp_path / "beat.log").open("w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "beat",
+                "--loglevel",
+                "WARNING",
+                "--schedule",
+                str(tmp_path / "beat-schedule"),
+            ],
+            cwd=ROOT,
+            env={**_test_process_env(), "ORDER_ACCEPT_SWEEP_SECONDS": "0.5"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    try:
+        yield process
+    finally:
+        _stop(process)
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Chromium for one test module. Not session-wide: Playwright's sync API keeps an event

@@ -140,10 +140,12 @@ def test_an_unanswered_order_is_rejected_and_refunded_after_the_deadline(
     staff: User,
     diner: User,
     celery_worker: Any,
+    celery_beat: Any,
     settings: Any,
 ) -> None:
-    """Time control: the deadline is shortened to 3 s for the order's scheduled task, which a
-    real Celery worker runs; the board drops the order and the diner's page says why."""
+    """Time control: the deadline is shortened to 3 s; real Celery beat sends the deadline sweep
+    (every half second here) and a real worker runs it; the board drops the order and the
+    diner's page says why."""
     settings.ORDER_ACCEPT_DEADLINE_MINUTES = 0.05
     board_context, board = _page(browser, daphne_server, staff)
     diner_context, mine = _page(browser, daphne_server, diner)

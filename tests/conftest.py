@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,21 @@ def session_cookie(user: User) -> str:
     client = Client()
     client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
     return f"sessionid={client.cookies['sessionid'].value}"
+
+
+def in_thread(function: Any, **kwargs: Any) -> Any:
+    """Run ORM writes that push over the channel layer from another thread: a browser test's
+    own thread runs Playwright's event loop, beside which async_to_sync refuses to run. The
+    thread's database connection is closed after, or the test database could not be dropped."""
+
+    def run() -> Any:
+        try:
+            return function(**kwargs)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result(timeout=20)
 
 
 @pytest.fixture

@@ -9,11 +9,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from django.db import connections
 from django.test.utils import override_settings
 
 from accounts.models import User
@@ -21,7 +19,7 @@ from delivery.models import Order, Payment, TicketPrint
 from delivery.tests.board_helpers import place_paid_order
 from delivery.tests.factories import MenuStore, StoreMembershipFactory, build_menu_store
 from dispatch.services.dispatching import orders_enqueue
-from tests.conftest import ROOT, LiveServer, _free_port, _stop, _test_process_env, session_cookie
+from tests.conftest import ROOT, LiveServer, _free_port, _stop, _test_process_env, in_thread, session_cookie
 from tests.test_board_live import _redis_up
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -55,19 +53,6 @@ def _page(browser: Any, server: LiveServer, user: User, *, init: str = COUNT_PRI
     return context, context.new_page()
 
 
-def _in_thread(function: Any, **kwargs: Any) -> Any:
-    """ORM writes that push over the channel layer, away from Playwright's event loop."""
-
-    def run() -> Any:
-        try:
-            return function(**kwargs)
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result(timeout=20)
-
-
 def _open_board(page: Any, server: LiveServer, store_id: int) -> None:
     page.goto(f"{server.url}/board/{store_id}/")
     page.locator("[data-testid=board-conn][data-status=open]").wait_for(timeout=10000)
@@ -80,7 +65,7 @@ def test_a_diners_order_appears_on_the_board_and_accept_then_ready_reach_the_din
     diner_context, mine = _page(browser, daphne_server, diner)
     try:
         _open_board(board, daphne_server, menu.store.pk)
-        order: Order = _in_thread(place_paid_order, diner=diner, menu=menu)
+        order: Order = in_thread(place_paid_order, diner=diner, menu=menu)
         mine.goto(f"{daphne_server.url}/orders/{order.number}/")
         mine.locator("#order-status[data-status=paid]").wait_for()
 
@@ -98,7 +83,7 @@ def test_a_diners_order_appears_on_the_board_and_accept_then_ready_reach_the_din
         mine.locator("#order-status[data-status=accepted]").wait_for(timeout=10000)
         assert Order.objects.get(pk=order.pk).prep_minutes == 20
         # Dispatch takes the accepted order: the board shows the search for a courier at once.
-        _in_thread(orders_enqueue)
+        in_thread(orders_enqueue)
         board.locator(f"[data-testid=dispatch-{order.number}][data-dispatch=waiting]").wait_for(timeout=10000)
 
         board.get_by_test_id(f"ready-{order.number}").click()
@@ -116,13 +101,13 @@ def test_acting_on_an_order_another_device_moved_shows_a_message(
     context, board = _page(browser, daphne_server, staff)
     try:
         _open_board(board, daphne_server, menu.store.pk)
-        order: Order = _in_thread(place_paid_order, diner=diner, menu=menu)
+        order: Order = in_thread(place_paid_order, diner=diner, menu=menu)
         board.get_by_test_id(f"accept-{order.number}").wait_for(timeout=10000)
         # The diner cancels while the board still shows the order as new; the push is held back.
         board.evaluate("window.boardLive.socket.close(); window.boardLive.close()")
         from delivery.transitions import order_transition
 
-        _in_thread(order_transition, order_id=order.pk, to=Order.Status.CANCELLED, actor=diner, actor_role="diner")
+        in_thread(order_transition, order_id=order.pk, to=Order.Status.CANCELLED, actor=diner, actor_role="diner")
         board.get_by_test_id(f"accept-{order.number}").click()
         toast = board.get_by_test_id("toast").first
         toast.wait_for()
@@ -151,7 +136,7 @@ def test_an_unanswered_order_is_rejected_and_refunded_after_the_deadline(
     diner_context, mine = _page(browser, daphne_server, diner)
     try:
         _open_board(board, daphne_server, menu.store.pk)
-        order: Order = _in_thread(place_paid_order, diner=diner, menu=menu)
+        order: Order = in_thread(place_paid_order, diner=diner, menu=menu)
         board.get_by_test_id(f"order-{order.number}").wait_for(timeout=10000)
         mine.goto(f"{daphne_server.url}/orders/{order.number}/")
         mine.locator("#order-status[data-status=rejected]").wait_for(timeout=20000)
@@ -172,7 +157,7 @@ def test_one_automatic_print_across_two_boards_and_a_reconnect(
     try:
         _open_board(first, daphne_server, menu.store.pk)
         _open_board(second, daphne_server, menu.store.pk)
-        order: Order = _in_thread(place_paid_order, diner=diner, menu=menu)
+        order: Order = in_thread(place_paid_order, diner=diner, menu=menu)
         second.get_by_test_id(f"order-{order.number}").wait_for(timeout=10000)
         first.get_by_test_id(f"accept-{order.number}").click()
         for page in (first, second):
@@ -292,14 +277,14 @@ def test_redis_restarted_under_the_board_the_page_reconnects_and_resyncs(
         _open_board(board, server, menu.store.pk)
         redis.stop()
         # An order while Redis is down: its push cannot reach this board.
-        lost: Order = _in_thread(place_paid_order, diner=diner, menu=menu)
+        lost: Order = in_thread(place_paid_order, diner=diner, menu=menu)
         board.locator("[data-testid=board-conn]:not([data-status=open])").wait_for(timeout=10000)
         redis.start()
         board.locator("[data-testid=board-conn][data-status=open]").wait_for(timeout=30000)
         board.get_by_test_id(f"order-{lost.number}").wait_for(timeout=10000)  # the resync
         # Pushes flow again through the restarted Redis.
         with override_settings(CHANNEL_LAYERS=layers):
-            fresh: Order = _in_thread(place_paid_order, diner=diner, menu=menu)
+            fresh: Order = in_thread(place_paid_order, diner=diner, menu=menu)
         board.get_by_test_id(f"order-{fresh.number}").wait_for(timeout=10000)
         assert board.locator(f"[data-testid=order-{lost.number}]").count() == 1
     finally:
@@ -319,7 +304,7 @@ def test_the_socket_killed_while_orders_arrive_loses_and_duplicates_nothing(
                 # client reconnects, and the order placed meanwhile arrives by the resync.
                 board.locator("[data-testid=board-conn][data-status=open]").wait_for()
                 board.evaluate("window.boardLive.socket.close()")
-            numbers.append(_in_thread(place_paid_order, diner=diner, menu=menu).number)
+            numbers.append(in_thread(place_paid_order, diner=diner, menu=menu).number)
         column = board.get_by_test_id("col-paid")
         board.wait_for_function(
             "n => document.querySelectorAll('[data-testid=col-paid] li.order').length === n", arg=len(numbers)
@@ -358,7 +343,7 @@ def test_the_new_order_alert_keeps_sounding_in_a_background_tab(
         other.goto(f"{daphne_server.url}/board/{menu.store.pk}/menu/")
         other.bring_to_front()
 
-        order: Order = _in_thread(place_paid_order, diner=diner, menu=menu)
+        order: Order = in_thread(place_paid_order, diner=diner, menu=menu)
         board.wait_for_function("document.title.startsWith('(1)')", timeout=15000)
         first = board.evaluate("window.boardAlert()")
         assert first["flashing"] is True and first["sounding"] is True and first["audio"] == "running"
@@ -404,20 +389,20 @@ def test_late_orders_are_highlighted_on_the_live_board(
     context, board = _page(browser, daphne_server, staff)
     try:
         _open_board(board, daphne_server, menu.store.pk)
-        cooking: Order = _in_thread(place_paid_order, diner=diner, menu=menu)
+        cooking: Order = in_thread(place_paid_order, diner=diner, menu=menu)
         card = board.get_by_test_id(f"order-{cooking.number}")
         card.wait_for(timeout=10000)
-        _in_thread(svc.order_accept, user=staff, store_id=menu.store.pk, number=cooking.number, prep_minutes=5)
+        in_thread(svc.order_accept, user=staff, store_id=menu.store.pk, number=cooking.number, prep_minutes=5)
         board.get_by_test_id("col-accepted").get_by_test_id(f"order-{cooking.number}").wait_for(timeout=10000)
         assert "late" not in (card.get_attribute("class") or "").split()
 
-        waiting: Order = _in_thread(place_paid_order, diner=diner, menu=menu)
+        waiting: Order = in_thread(place_paid_order, diner=diner, menu=menu)
         board.get_by_test_id(f"order-{waiting.number}").wait_for(timeout=10000)
         # Time passes: the pickup time of the accepted order is behind us (accepted 10 min ago
         # with 5 min of prep), and the new order has used 70 % of its time to be accepted.
-        _in_thread(_age, number=cooking.number, accepted_at=timedelta(minutes=10))
-        _in_thread(_age, number=waiting.number, paid_at=svc.accept_deadline() * 0.7)
-        fresh: Order = _in_thread(place_paid_order, diner=diner, menu=menu)  # its push resyncs the board
+        in_thread(_age, number=cooking.number, accepted_at=timedelta(minutes=10))
+        in_thread(_age, number=waiting.number, paid_at=svc.accept_deadline() * 0.7)
+        fresh: Order = in_thread(place_paid_order, diner=diner, menu=menu)  # its push resyncs the board
         board.get_by_test_id(f"order-{fresh.number}").wait_for(timeout=10000)
 
         board.locator(f"li.order.late[data-number='{cooking.number}']").wait_for(timeout=10000)

@@ -4,12 +4,10 @@ them a ready order, they accept, and the diner's map shows the courier move."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from django.contrib.gis.geos import Point
-from django.db import connections
 from playwright.sync_api import expect
 
 from accounts.models import User
@@ -18,7 +16,7 @@ from delivery.tests.factories import build_menu_store
 from dispatch.models import Courier
 from dispatch.services.offers import offer_create
 from dispatch.tests.factories import CourierFactory, idle_courier, make_order, waiting_dispatch
-from tests.conftest import LiveServer, session_cookie
+from tests.conftest import LiveServer, in_thread, session_cookie
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
 PHONE = {"width": 390, "height": 844}
@@ -30,19 +28,6 @@ def _page(browser: Any, server: LiveServer, user: User, **options: Any) -> tuple
     name, value = session_cookie(user).split("=", 1)
     context.add_cookies([{"name": name, "value": value, "url": server.url}])
     return context, context.new_page()
-
-
-def _in_thread(function: Any, **kwargs: Any) -> Any:
-    """ORM writes that push over the channel layer, away from Playwright's event loop."""
-
-    def run() -> Any:
-        try:
-            return function(**kwargs)
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result(timeout=20)
 
 
 def test_courier_goes_online_accepts_an_offer_and_the_diner_sees_them_move(
@@ -102,7 +87,7 @@ def test_a_two_store_offer_lists_both_pickups_and_the_courier_goes_store_by_stor
     for order in (a, b):
         waiting_dispatch(order)
     courier = idle_courier(lng=STORE[0], lat=STORE[1])
-    offer = _in_thread(offer_create, courier_id=courier.pk, order_ids=[a.pk, b.pk], sequence=[a.pk, b.pk])
+    offer = in_thread(offer_create, courier_id=courier.pk, order_ids=[a.pk, b.pk], sequence=[a.pk, b.pk])
     assert offer is not None
 
     context, rider = _page(browser, daphne_server, courier.user)

@@ -8,14 +8,12 @@ process reads too; the test store's zone is built around one of its Jing'an addr
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.gis.geos import Point
-from django.db import connections
 from django.utils import timezone
 
 from accounts.models import User
@@ -23,7 +21,7 @@ from accounts.tests.factories import square as square_zone
 from delivery.models import CartLine, Coupon, Option, OptionGroup, Order
 from delivery.tests.factories import MenuStore, build_menu_store
 from delivery.transitions import order_transition
-from tests.conftest import LiveServer, session_cookie
+from tests.conftest import LiveServer, in_thread, session_cookie
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -59,21 +57,6 @@ def _signed_in_page(browser: Any, server: LiveServer, user: User, **context_opti
     name, value = session_cookie(user).split("=", 1)
     context.add_cookies([{"name": name, "value": value, "url": server.url}])
     return context, context.new_page()
-
-
-def _in_thread(function: Any, **kwargs: Any) -> Any:
-    """Run ORM writes that push over the channel layer from another thread: this one runs
-    Playwright's event loop, beside which async_to_sync refuses to run. The thread's database
-    connection is closed after, or the test database could not be dropped at the end."""
-
-    def run() -> Any:
-        try:
-            return function(**kwargs)
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result(timeout=10)
 
 
 def test_a_diner_orders_with_options_a_set_meal_and_a_coupon_pays_and_follows_the_order(
@@ -159,7 +142,7 @@ def test_a_diner_orders_with_options_a_set_meal_and_a_coupon_pays_and_follows_th
         # The restaurant accepts: the status block follows over the WebSocket, no reload.
         page.wait_for_function("document.querySelector('[data-order-live]').dataset.refreshes === '1'")
         page.evaluate("window.notReloaded = true")
-        _in_thread(order_transition, order_id=order.pk, to=Order.Status.ACCEPTED, actor=None, actor_role="store")
+        in_thread(order_transition, order_id=order.pk, to=Order.Status.ACCEPTED, actor=None, actor_role="store")
         page.locator("#order-status[data-status=accepted]").wait_for()
         assert page.get_by_test_id("status-title").inner_text() == "Accepted"
         assert page.locator("[data-step=paid]").get_attribute("data-state") == "done"

@@ -188,6 +188,8 @@ def run() -> list[dict[str, Any]]:
                     "cpu": round(cpu, 3),
                     "core_busy": round(result["server_core_busy"] or 0.0, 3),
                     "server_cpu_ms_per_ping": round(1000 / per_cpu(result), 3) if per_cpu(result) else None,
+                    # One client process holds every socket: this shows it was not the limit.
+                    "client_cpu": round(result["client_cpu_utilisation"] or 0.0, 3),
                     "acks_per_second": round(result["acks_per_second"], 1),
                     "errors": result["errors"],
                     "failures": result["failures"][:2],

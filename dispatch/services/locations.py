@@ -61,26 +61,27 @@ return 1
 
 # The consumer's path: many pings in one call. Each ping is applied under the same rules as
 # _PING_SCRIPT (newer than the last, not sooner than the interval); refused ones are skipped.
+# Each ping is one argument, "id lng lat ts acc hd sp rx" (PingBuffer.add): one argument instead
+# of eight cuts the client's encoding per ping, the busiest part of the flush in a profile.
 # Keys are built inside the script (one Redis server; a cluster would need hash tags).
 _BATCH_SCRIPT = """
 local prefix = ARGV[1]
 local interval = tonumber(ARGV[2])
 local applied = 0
-local i = 3
-while i <= #ARGV do
-  local id = ARGV[i]
-  local key = prefix .. id
-  local ts = tonumber(ARGV[i + 3])
-  local rx = tonumber(ARGV[i + 7])
-  local last = redis.call('HMGET', key, 'ts', 'rx')
-  if (not last[1] or ts > tonumber(last[1])) and (not last[2] or (rx - tonumber(last[2])) >= interval) then
-    redis.call('HSET', key, 'lng', ARGV[i + 1], 'lat', ARGV[i + 2], 'ts', ARGV[i + 3], 'acc', ARGV[i + 4],
-               'hd', ARGV[i + 5], 'sp', ARGV[i + 6], 'rx', ARGV[i + 7])
-    redis.call('EXPIRE', key, 86400)
-    redis.call('SADD', KEYS[2], id)
-    applied = applied + 1
+for i = 3, #ARGV do
+  local id, lng, lat, ts, acc, hd, sp, rx = string.match(ARGV[i],
+    '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
+  if id then
+    local key = prefix .. id
+    local last = redis.call('HMGET', key, 'ts', 'rx')
+    if (not last[1] or tonumber(ts) > tonumber(last[1]))
+        and (not last[2] or (tonumber(rx) - tonumber(last[2])) >= interval) then
+      redis.call('HSET', key, 'lng', lng, 'lat', lat, 'ts', ts, 'acc', acc, 'hd', hd, 'sp', sp, 'rx', rx)
+      redis.call('EXPIRE', key, 86400)
+      redis.call('SADD', KEYS[2], id)
+      applied = applied + 1
+    end
   end
-  i = i + 8
 end
 return applied
 """
@@ -225,14 +226,16 @@ class PingBuffer:
 
     def __init__(self, client: redis.asyncio.Redis) -> None:
         self.client = client
-        self.pending: list[Any] = []
+        self.pending: list[str] = []
         self.count = 0
         self.wakeup = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.script = client.register_script(_BATCH_SCRIPT)
 
     def add(self, *, courier_id: int, ping: Ping, now: float) -> None:
-        self.pending += [courier_id, ping.lng, ping.lat, ping.ts, ping.accuracy, ping.heading, ping.speed, now]
+        # repr() is what the Redis client would write for each float (round-trip exact).
+        lat, lng, accuracy, heading, speed, ts = ping
+        self.pending.append(f"{courier_id} {lng!r} {lat!r} {ts!r} {accuracy!r} {heading!r} {speed!r} {now!r}")
         self.count += 1
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._run())
@@ -254,7 +257,7 @@ class PingBuffer:
         try:
             await self.script(keys=[geo_key(), dirty_key()], args=[prefix, settings.COURIER_PING_MIN_INTERVAL, *batch])
         except redis.RedisError:
-            logger.exception("could not write %d positions", len(batch) // 8)
+            logger.exception("could not write %d positions", len(batch))
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ in Redis, flushed to PostGIS in batches with a downsampled trail for active orde
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
@@ -10,11 +11,12 @@ import pytest
 import redis
 
 from accounts.models import User
-from core.redis import state_redis
+from core.redis import state_redis, state_redis_async
 from delivery.models import Order, Store
 from dispatch.models import Courier, OrderDispatch, TrailPoint
 from dispatch.services.locations import (
     Ping,
+    PingBuffer,
     PingRefused,
     courier_location_update,
     dirty_key,
@@ -83,6 +85,35 @@ def test_older_and_too_frequent_pings_are_refused(client: redis.Redis) -> None:
     assert (older.value.code, fast.value.code) == ("out_of_order", "rate_limited")
     live = live_position_get(client, courier_id=courier.pk)
     assert live is not None and live.lng == 121.46 and live.ts == NOW + 2
+
+
+def test_the_consumers_buffer_keeps_the_scripts_rules_in_one_write(client: redis.Redis) -> None:
+    # PingBuffer writes many couriers' pings in one script call; within it each ping is still
+    # refused when older than the courier's last one or sooner than the minimum interval (a
+    # second socket of the same courier), and every field survives the trip.
+    one, two = 910_001, 910_002
+    ping = Ping(lat=31.234567, lng=121.456789, accuracy=7.5, heading=-1.0, speed=0.25, ts=NOW)
+
+    async def scenario() -> None:
+        async_client = state_redis_async()
+        try:
+            buffer = PingBuffer(async_client)
+            buffer.add(courier_id=one, ping=ping, now=NOW)
+            buffer.add(courier_id=one, ping=_p(NOW - 1, lng=121.1), now=NOW + 5)  # older
+            buffer.add(courier_id=two, ping=_p(NOW), now=NOW)
+            buffer.add(courier_id=two, ping=_p(NOW + 0.2, lng=121.2), now=NOW + 0.2)  # too soon
+            buffer.add(courier_id=two, ping=_p(NOW + 3, lng=121.3), now=NOW + 3)
+            await buffer.flush()
+        finally:
+            await async_client.aclose()
+
+    asyncio.run(scenario())
+    first, second = live_position_get(client, courier_id=one), live_position_get(client, courier_id=two)
+    assert first is not None and second is not None
+    assert (first.lat, first.lng, first.heading, first.speed, first.ts) == (31.234567, 121.456789, -1.0, 0.25, NOW)
+    assert client.hget(position_key(one), "acc") == "7.5"
+    assert (second.lng, second.ts) == (121.3, NOW + 3)
+    assert client.smembers(dirty_key()) >= {str(one), str(two)}
 
 
 @pytest.mark.django_db

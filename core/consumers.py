@@ -4,15 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from core.realtime import group_for_user, heap_freeze_once
+from core.realtime import group_for_user, socket_server_gc_once
 
 # Application close codes (4000-4999 are ours): the client does not retry on these.
 CLOSE_UNAUTHENTICATED = 4401
 
 
-class GroupEventConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class HopFreeConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    """A JSON WebSocket consumer whose messages are handled without a thread hop.
+
+    Channels (>= 4.2) runs django.db.close_old_connections on the sync thread before every
+    message it dispatches: one round trip to that single thread per message and per socket.
+    With 5,000 couriers pinging it was the largest item of Daphne's profile, and with 200 boards
+    it queued 200 hops behind each order event (bench/location_pings.py, board_events.py). Our
+    consumers reach the database only through database_sync_to_async, which closes stale
+    connections itself, on its own thread, before and after; so the hop buys nothing. Handlers
+    are looked up as Channels does."""
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+
+class GroupEventConsumer(HopFreeConsumer):
     """A socket that listens to one group (joined by the subclass's `connect` into `group`),
     relays its events unchanged and answers `{"type": "ping", "seq": n}` with a pong."""
 
@@ -28,18 +47,8 @@ class GroupEventConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             return
         await self.send_json({"type": "error", "code": "unknown_message", "message": "Unknown message type."})
 
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        # channels' dispatch hops to the sync thread before every handler, to close stale
-        # database connections; the hops of every socket in the process queue on that one
-        # thread. Relaying an event touches no database: it skips the hop.
-        if message.get("type") == "event.push":
-            await self.event_push(message)
-            return
-        await super().dispatch(message)
-
     async def event_push(self, message: dict[str, Any]) -> None:
-        """Relays the event unchanged. Must not touch the database (`dispatch` skips the close
-        of stale connections for it); a subclass that needs it uses database_sync_to_async."""
+        """Relays the event unchanged."""
         await self.send_json(message["event"])
 
 
@@ -60,7 +69,7 @@ class UserChannelConsumer(GroupEventConsumer):
             await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        heap_freeze_once()
+        socket_server_gc_once()
         self.group = group_for_user(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()

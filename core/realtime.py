@@ -18,6 +18,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer
+from django.conf import settings
 from django.db import transaction
 
 EVENT_VERSION = 1
@@ -104,23 +105,34 @@ def event_push_on_commit(group: str, event_type: str, payload: dict[str, Any]) -
     transaction.on_commit(lambda: event_push(group, event_type, payload))
 
 
-_heap_frozen = False
+_gc_tuned = False
 
 
-def heap_freeze_once() -> None:
-    """Once per process, when the server starts serving sockets: move every object alive now
-    (Django, the apps, the URL conf, the modules) into the permanent generation.
+def socket_server_gc_once() -> None:
+    """Once per process, when it first serves a WebSocket: the garbage collector of a process
+    that holds many long-lived sockets.
 
-    A full collection otherwise walks that whole start-up heap; with 200 boards taking events
-    it ran every second or so and stopped Daphne's loop for 100-300 ms each time (the
-    commit-to-board tail), against about 15 ms when only the objects created since are walked.
+    - Every object alive now (Django, the apps, the URL conf, the modules) moves into the
+      permanent generation. A full collection otherwise walks that whole start-up heap; with
+      200 boards taking events it ran every second or so and stopped Daphne's loop for
+      100-300 ms each time (the commit-to-board tail), against about 15 ms for the objects
+      created since (bench/board_events.py).
+    - The thresholds become settings.WEB_GC_THRESHOLDS (empty keeps Python's). Each courier
+      ping leaves a few objects alive until that courier's next ping (Channels' receive task
+      for the socket, its future); under the defaults they reach the oldest generation, and
+      with 10,000 couriers a full collection then walked ~2 M objects every ~10 s, seconds of
+      the core each time. A large young threshold lets them die before any collection sees
+      them; cycles are still collected (bench/location_pings.py).
     """
-    global _heap_frozen
-    if _heap_frozen:
+    global _gc_tuned
+    if _gc_tuned:
         return
-    _heap_frozen = True
+    _gc_tuned = True
     from django.urls import get_resolver
 
     get_resolver().url_patterns  # noqa: B018 - imports the URL conf and every view now, not later
     gc.collect()
     gc.freeze()
+    thresholds = settings.WEB_GC_THRESHOLDS
+    if thresholds:
+        gc.set_threshold(*thresholds)

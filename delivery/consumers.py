@@ -11,11 +11,10 @@ import weakref
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from accounts.access import access_store
-from core.consumers import CLOSE_UNAUTHENTICATED
-from core.realtime import group_for_store, heap_freeze_once
+from core.consumers import CLOSE_UNAUTHENTICATED, HopFreeConsumer
+from core.realtime import group_for_store, socket_server_gc_once
 from core.redis import state_redis_async
 from delivery.models import Store
 from delivery.services.board import BOARD_SEEN_TTL_SECONDS, board_seen_key
@@ -115,7 +114,7 @@ def _may_watch(user: Any, store_id: int) -> bool:
     return store is not None and access_store(user, store)
 
 
-class StoreBoardConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class StoreBoardConsumer(HopFreeConsumer):
     """Relays the store's events (`order.created`, `order.updated`, `store.updated`,
     `ticket.printed`; each carries `v`, order events the order's `version`) to its board.
 
@@ -144,7 +143,7 @@ class StoreBoardConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.accept()
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        heap_freeze_once()
+        socket_server_gc_once()
         self.group = group_for_store(self.store_id)
         self.relay = _relay_for(self.channel_layer, self.group)
         await self.relay.join(self)

@@ -9,20 +9,17 @@ carries the active order (throttled by the dispatcher's flush), plus a snapshot 
 from __future__ import annotations
 
 import asyncio
-import functools
-import gc
 import time
 from typing import Any
 
 import redis.asyncio
-from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from accounts.access import access_courier, access_order_tracking
-from core.consumers import CLOSE_UNAUTHENTICATED, GroupEventConsumer
-from core.realtime import group_for_order_tracking, group_for_user
+from core.consumers import CLOSE_UNAUTHENTICATED, GroupEventConsumer, HopFreeConsumer
+from core.realtime import group_for_order_tracking, group_for_user, socket_server_gc_once
 from core.redis import state_redis_async
 from delivery.models import Order
 from dispatch.models import Courier
@@ -44,22 +41,6 @@ def _redis() -> redis.asyncio.Redis:
     return client
 
 
-@functools.cache
-def _gc_tune() -> None:
-    """Once per process, when it first serves a courier: the collector's thresholds for a
-    process holding many long-lived sockets (settings.WEB_GC_THRESHOLDS).
-
-    Each ping leaves a few objects alive until the courier's next ping (Channels' receive task
-    for the socket, its future), so under the defaults they are promoted to the oldest
-    generation, and Python runs a full collection each time those exceed a quarter of it:
-    with 10,000 couriers, a pass over ~2 M objects (each socket's ~170) every ~10 s, seconds of
-    the core each time (py-spy and gc.callbacks, bench/location_pings.py). A large young
-    threshold lets them die before any collection sees them; cycles are still collected."""
-    thresholds = settings.WEB_GC_THRESHOLDS
-    if thresholds:
-        gc.set_threshold(*thresholds)
-
-
 def _buffer() -> PingBuffer:
     loop_id = id(asyncio.get_running_loop())
     buffer = _buffers.get(loop_id)
@@ -74,7 +55,7 @@ async def _refuse(consumer: AsyncJsonWebsocketConsumer, code: int) -> None:
     await consumer.close(code=code)
 
 
-class CourierConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class CourierConsumer(HopFreeConsumer):
     """The courier's socket. Invariants: only a signed-in courier is accepted, and every ping
     moves that courier only (a ping naming another courier is refused with `forbidden`). Each
     location message `{type: "location", lat, lng, accuracy, heading, speed, ts}` is validated
@@ -96,7 +77,7 @@ class CourierConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if courier is None or not access_courier(user, courier):
             await _refuse(self, CLOSE_FORBIDDEN)
             return
-        _gc_tune()
+        socket_server_gc_once()
         self.courier_id = courier.pk
         self.min_interval = settings.COURIER_PING_MIN_INTERVAL
         # A new socket continues from the courier's last accepted ping (a reconnect must not
@@ -105,18 +86,6 @@ class CourierConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.group = group_for_user(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        # Channels >= 4.2 runs django.db.close_old_connections on the sync thread before every
-        # message (AsyncConsumer.dispatch): a thread round trip per ping, the largest item in
-        # a py-spy profile of Daphne with 5,000 couriers, and for nothing here.
-        # This consumer reaches the database only through database_sync_to_async (connect),
-        # which closes stale connections before and after on its own thread; disconnect still
-        # closes them (websocket_disconnect). Handlers are looked up as Channels does.
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     async def disconnect(self, code: int) -> None:
         if self.group is not None:

@@ -1,4 +1,4 @@
-"""The courier consumer's process-level pieces that the live socket tests do not show."""
+"""The socket consumers' process-level pieces that the live socket tests do not show."""
 
 from __future__ import annotations
 
@@ -9,28 +9,32 @@ from collections.abc import Iterator
 import pytest
 from pytest_django import Settings
 
-from dispatch.consumers import CourierConsumer, _gc_tune
+import core.realtime
+from core.realtime import socket_server_gc_once
+from dispatch.consumers import CourierConsumer
 
 
 @pytest.fixture
 def saved_thresholds() -> Iterator[None]:
     saved = gc.get_threshold()
-    _gc_tune.cache_clear()
+    core.realtime._gc_tuned = False
     try:
         yield
     finally:
+        gc.unfreeze()
         gc.set_threshold(*saved)
-        _gc_tune.cache_clear()
+        core.realtime._gc_tuned = False
 
 
 @pytest.mark.usefixtures("saved_thresholds")
-def test_a_process_serving_couriers_takes_the_configured_gc_thresholds(settings: Settings) -> None:
+def test_a_process_serving_sockets_takes_the_configured_gc_thresholds_and_freezes_its_heap(settings: Settings) -> None:
     settings.WEB_GC_THRESHOLDS = [12_345, 7, 9]
-    _gc_tune()
+    socket_server_gc_once()
     assert gc.get_threshold() == (12_345, 7, 9)
+    assert gc.get_freeze_count() > 0
     # Once per process: a later change of the setting is not applied by the next socket.
     settings.WEB_GC_THRESHOLDS = [777, 1, 1]
-    _gc_tune()
+    socket_server_gc_once()
     assert gc.get_threshold() == (12_345, 7, 9)
 
 
@@ -38,7 +42,7 @@ def test_a_process_serving_couriers_takes_the_configured_gc_thresholds(settings:
 def test_no_thresholds_keep_pythons_own(settings: Settings) -> None:
     before = gc.get_threshold()
     settings.WEB_GC_THRESHOLDS = []
-    _gc_tune()
+    socket_server_gc_once()
     assert gc.get_threshold() == before
 
 

@@ -369,6 +369,7 @@ def _trail_and_track(client: redis.Redis, positions: list[LivePosition]) -> None
             "courier__speed_kmh",
             "store_lng",
             "store_lat",
+            "order__picked_up_at",
         )
     )
     if not rows:
@@ -413,7 +414,9 @@ def _board_approach(client: redis.Redis, rows: list[Any], by_id: dict[int, LiveP
     BOARD_APPROACH_SECONDS per courier (a board needs "3 min away", not every ping)."""
     from dispatch.selectors import courier_approach, metres_between
 
-    approaching = [row for row in rows if row[4] == Courier.State.TO_STORE]
+    # Heading to a store with this order still there (on a multi-store trip the courier rides on
+    # to the next store with the first store's order already on board).
+    approaching = [row for row in rows if row[4] == Courier.State.TO_STORE and row[8] is None]
     if not approaching:
         return
     ids = list({row[1] for row in approaching})
@@ -422,7 +425,7 @@ def _board_approach(client: redis.Redis, rows: list[Any], by_id: dict[int, LiveP
         pipe.hget(position_key(cid), "bp")
     last = dict(zip(ids, pipe.execute(), strict=True))
     pushed: set[int] = set()
-    for order_id, courier_id, store_id, number, _state, speed_kmh, store_lng, store_lat in approaching:
+    for order_id, courier_id, store_id, number, _state, speed_kmh, store_lng, store_lat, _picked_up in approaching:
         p = by_id[courier_id]
         if p.ts - float(last.get(courier_id) or 0) < settings.BOARD_APPROACH_SECONDS:
             continue

@@ -3,11 +3,17 @@ delivered only with the diner's code; a problem before pickup hands the order ba
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.contrib.gis.geos import Point
 
 from accounts.models import User
 from core.realtime import group_for_store
+from core.redis import state_redis
 from delivery.models import Order, Store
 from delivery.tests.factories import StoreFactory
 from dispatch.models import Courier, CourierProblem, OrderDispatch
@@ -20,6 +26,7 @@ from dispatch.services.flow import (
     courier_problem_report,
     pickup_plan,
 )
+from dispatch.services.locations import Ping, courier_location_update, positions_flush
 from dispatch.services.offers import offer_accept, offer_create, order_dispatch_withdraw
 from dispatch.tests.factories import idle_courier, make_order, waiting_dispatch
 from dispatch.transitions import TransitionRefused
@@ -188,6 +195,27 @@ def test_on_a_two_store_task_only_the_next_store_sees_the_courier_approaching(di
     assert isinstance(first, dict) and isinstance(second, dict)
     assert "distance_m" not in first  # a's store handed the food over: nobody is coming
     assert "distance_m" in second and "eta_minutes" in second
+
+    # The live pushes agree: a ping reaches b's board as "approaching", never a's.
+    layer = get_channel_layer()
+    heard = {o.store_id: async_to_sync(layer.new_channel)() for o in (a, b)}
+    for store_id, channel in heard.items():
+        async_to_sync(layer.group_add)(group_for_store(store_id), channel)
+    client = state_redis()
+    now = time.time()
+    position = Ping(lat=31.23, lng=121.451, accuracy=5, heading=0, speed=4, ts=now)
+    courier_location_update(client, courier_id=courier.pk, ping=position, now=now)
+    positions_flush(client)
+    event = async_to_sync(layer.receive)(heard[b.store_id])["event"]
+    assert event["type"] == "courier.approaching" and event["number"] == b.number
+
+    async def nothing_for_a() -> None:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(layer.receive(heard[a.store_id]), 0.5)
+
+    async_to_sync(nothing_for_a)()
+    for store_id, channel in heard.items():
+        async_to_sync(layer.group_discard)(group_for_store(store_id), channel)
 
 
 def test_pick_up_refused_at_the_wrong_store(diner: User, store: Store) -> None:

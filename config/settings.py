@@ -275,8 +275,8 @@ COURIER_PING_MIN_INTERVAL: float = env.float("COURIER_PING_MIN_INTERVAL", defaul
 COURIER_POSITION_MAX_AGE: int = env.int("COURIER_POSITION_MAX_AGE", default=120)
 # The diner's map hears the courier's position at most once per this many seconds.
 TRACKING_THROTTLE_SECONDS: float = env.float("TRACKING_THROTTLE_SECONDS", default=2.0)
-# Garbage-collector thresholds (gc.set_threshold) of a web process once it serves WebSockets
-# (core.realtime.socket_server_gc_once): with thousands of sockets open, Python's defaults (700, 10, 10)
+# Garbage-collector thresholds (gc.set_threshold) of a web process once it serves
+# (core.realtime.server_gc_once): with thousands of sockets open, Python's defaults (700, 10, 10)
 # promote each ping's short-lived objects and rescan every socket's objects in full collections
 # every few seconds (bench/location_pings.py). Empty: Python's defaults are kept.
 WEB_GC_THRESHOLDS: list[int] = env.list("WEB_GC_THRESHOLDS", cast=int, default=[50_000, 10, 10])

@@ -33,6 +33,8 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import FileResponse, HttpResponseBase
 from django.urls import set_script_prefix
 
+from core.realtime import server_gc_once
+
 
 class PooledThreadASGIHandler(ASGIHandler):
     def __init__(self, *, threads: int) -> None:
@@ -77,6 +79,7 @@ class PooledThreadASGIHandler(ASGIHandler):
         hop, as Django does. Unlike Django's, a sync view is not abandoned when the client
         disconnects mid-request: a thread cannot be cancelled, so Django's sync views ran to the
         end anyway."""
+        server_gc_once()
         try:
             body_file = await self.read_body(receive)
         except RequestAborted:

@@ -7,7 +7,7 @@ from typing import Any
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from core.realtime import group_for_user, socket_server_gc_once
+from core.realtime import group_for_user, server_gc_once
 
 # Application close codes (4000-4999 are ours): the client does not retry on these.
 CLOSE_UNAUTHENTICATED = 4401
@@ -69,7 +69,7 @@ class UserChannelConsumer(GroupEventConsumer):
             await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        socket_server_gc_once()
+        server_gc_once()
         self.group = group_for_user(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()

@@ -108,9 +108,9 @@ def event_push_on_commit(group: str, event_type: str, payload: dict[str, Any]) -
 _gc_tuned = False
 
 
-def socket_server_gc_once() -> None:
-    """Once per process, when it first serves a WebSocket: the garbage collector of a process
-    that holds many long-lived sockets.
+def server_gc_once() -> None:
+    """Once per process, when it first serves a request or a WebSocket (core.asgi, the
+    consumers): the garbage collector of a long-lived server process.
 
     - Every object alive now (Django, the apps, the URL conf, the modules) moves into the
       permanent generation. A full collection otherwise walks that whole start-up heap; with
@@ -123,6 +123,7 @@ def socket_server_gc_once() -> None:
       with 10,000 couriers a full collection then walked ~2 M objects every ~10 s, seconds of
       the core each time. A large young threshold lets them die before any collection sees
       them; cycles are still collected (bench/location_pings.py).
+    - HTTP gains too: about 7 % less CPU per order placed (bench/order_cost.py).
     """
     global _gc_tuned
     if _gc_tuned:

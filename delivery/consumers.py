@@ -14,7 +14,7 @@ from channels.db import database_sync_to_async
 
 from accounts.access import access_store
 from core.consumers import CLOSE_UNAUTHENTICATED, HopFreeConsumer
-from core.realtime import group_for_store, socket_server_gc_once
+from core.realtime import group_for_store, server_gc_once
 from core.redis import state_redis_async
 from delivery.models import Store
 from delivery.services.board import BOARD_SEEN_TTL_SECONDS, board_seen_key
@@ -143,7 +143,7 @@ class StoreBoardConsumer(HopFreeConsumer):
             await self.accept()
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        socket_server_gc_once()
+        server_gc_once()
         self.group = group_for_store(self.store_id)
         self.relay = _relay_for(self.channel_layer, self.group)
         await self.relay.join(self)

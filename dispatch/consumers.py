@@ -19,7 +19,7 @@ from django.conf import settings
 
 from accounts.access import access_courier, access_order_tracking
 from core.consumers import CLOSE_UNAUTHENTICATED, GroupEventConsumer, HopFreeConsumer
-from core.realtime import group_for_order_tracking, group_for_user, socket_server_gc_once
+from core.realtime import group_for_order_tracking, group_for_user, server_gc_once
 from core.redis import state_redis_async
 from delivery.models import Order
 from dispatch.models import Courier
@@ -77,7 +77,7 @@ class CourierConsumer(HopFreeConsumer):
         if courier is None or not access_courier(user, courier):
             await _refuse(self, CLOSE_FORBIDDEN)
             return
-        socket_server_gc_once()
+        server_gc_once()
         self.courier_id = courier.pk
         self.min_interval = settings.COURIER_PING_MIN_INTERVAL
         # A new socket continues from the courier's last accepted ping (a reconnect must not

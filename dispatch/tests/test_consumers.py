@@ -10,7 +10,7 @@ import pytest
 from pytest_django import Settings
 
 import core.realtime
-from core.realtime import socket_server_gc_once
+from core.realtime import server_gc_once
 from dispatch.consumers import CourierConsumer
 
 
@@ -29,12 +29,12 @@ def saved_thresholds() -> Iterator[None]:
 @pytest.mark.usefixtures("saved_thresholds")
 def test_a_process_serving_sockets_takes_the_configured_gc_thresholds_and_freezes_its_heap(settings: Settings) -> None:
     settings.WEB_GC_THRESHOLDS = [12_345, 7, 9]
-    socket_server_gc_once()
+    server_gc_once()
     assert gc.get_threshold() == (12_345, 7, 9)
     assert gc.get_freeze_count() > 0
     # Once per process: a later change of the setting is not applied by the next socket.
     settings.WEB_GC_THRESHOLDS = [777, 1, 1]
-    socket_server_gc_once()
+    server_gc_once()
     assert gc.get_threshold() == (12_345, 7, 9)
 
 
@@ -42,7 +42,7 @@ def test_a_process_serving_sockets_takes_the_configured_gc_thresholds_and_freeze
 def test_no_thresholds_keep_pythons_own(settings: Settings) -> None:
     before = gc.get_threshold()
     settings.WEB_GC_THRESHOLDS = []
-    socket_server_gc_once()
+    server_gc_once()
     assert gc.get_threshold() == before
 
 

@@ -11,7 +11,7 @@ import asyncio
 import gc
 import os
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -87,22 +87,40 @@ def _in_event_loop() -> bool:
 
 def event_push(group: str, event_type: str, payload: dict[str, Any]) -> None:
     """Send one event to a group now (from synchronous code)."""
+    events_push([(group, event_type, payload)])
+
+
+def events_push(pushes: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+    """Send events (group, type, payload) now, from synchronous code, in one hand-over to the
+    publisher's loop: an order's move tells three groups, and each hand-over costs a wake-up of
+    that loop and a wait for it. Sent concurrently, so give one group at most one event here
+    (events to one group keep their order only across calls)."""
     layer = get_channel_layer()
     if layer is None:
         raise RuntimeError("CHANNEL_LAYERS is not configured")
-    message = event_message(event_type, payload)
+    sends = [(group, event_message(event_type, payload)) for group, event_type, payload in pushes]
     # Only layers whose connections are per event loop (channels_redis) may be used from the
     # publisher's own loop; an in-memory layer's queues belong to the loop of their receivers.
     # From inside an event loop, async_to_sync raises its usual error.
     if isinstance(layer, RedisChannelLayer | RedisPubSubChannelLayer) and not _in_event_loop():
-        _publisher.run(layer.group_send(group, message))
+
+        async def send_all() -> None:
+            await asyncio.gather(*(layer.group_send(group, message) for group, message in sends))
+
+        _publisher.run(send_all())
         return
-    async_to_sync(layer.group_send)(group, message)
+    for group, message in sends:
+        async_to_sync(layer.group_send)(group, message)
 
 
 def event_push_on_commit(group: str, event_type: str, payload: dict[str, Any]) -> None:
     """Send one event to a group once the current transaction commits (at once outside one)."""
     transaction.on_commit(lambda: event_push(group, event_type, payload))
+
+
+def events_push_on_commit(pushes: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+    """events_push once the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: events_push(pushes))
 
 
 _gc_tuned = False

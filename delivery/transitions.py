@@ -16,7 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
-from core.realtime import event_push_on_commit, group_for_order, group_for_store, group_for_user
+from core.realtime import events_push_on_commit, group_for_order, group_for_store, group_for_user
 from delivery.models import Order, OrderEvent
 from delivery.services.ledger import ledger_post_delivered
 
@@ -119,7 +119,17 @@ def order_transition(
             # Someone else moved it between our read and our write: read again and decide anew.
         else:
             raise TransitionRefused(Order.objects.get(pk=order_id), to)
-        order.refresh_from_db()
+        # The row is now what we read plus `updates` (the compare-and-swap proves nobody wrote in
+        # between): apply them here rather than read the whole order back, a statement and a
+        # model (with its geography column) per transition. An expression is read back.
+        order.version += 1
+        computed = [name for name, value in updates.items() if hasattr(value, "resolve_expression")]
+        for name, value in updates.items():
+            if name not in computed:
+                setattr(order, name, value)
+        computed.remove("version")
+        if computed:
+            order.refresh_from_db(fields=computed)
         if to == S.DELIVERED:
             # The store's ledger books the sale in the same transaction as the delivery.
             ledger_post_delivered(order=order)
@@ -129,8 +139,8 @@ def order_transition(
         for hook in TRANSITION_HOOKS:
             hook(order, current, actor)
         payload = {"order": order.pk, "number": order.number, "status": order.status, "version": order.version}
-        for group in (group_for_store(order.store_id), group_for_user(order.diner_id), group_for_order(order.pk)):
-            event_push_on_commit(group, "order.updated", payload)
+        groups = (group_for_store(order.store_id), group_for_user(order.diner_id), group_for_order(order.pk))
+        events_push_on_commit([(group, "order.updated", payload) for group in groups])
         # A paid order's accept deadline is enforced by the beat sweep (orders_auto_reject_due,
         # every ORDER_ACCEPT_SWEEP_SECONDS), not by a task per order: a publish to the broker per
         # payment cost more than the sweep's one indexed query, and a countdown task waited in a

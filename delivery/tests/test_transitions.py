@@ -53,6 +53,10 @@ def test_allowed_move_succeeds_stamps_and_records(
     assert result.order.version == 2
     if to_status in STAMPS:
         assert getattr(result.order, STAMPS[to_status]) is not None
+    # The order handed back (updated in memory, not read back) is the row as stored.
+    stored = Order.objects.get(pk=order.pk)
+    fields = [f.attname for f in Order._meta.concrete_fields]
+    assert [getattr(result.order, f) for f in fields] == [getattr(stored, f) for f in fields]
     event = OrderEvent.objects.get(order=order)
     assert (event.from_status, event.to_status, event.actor, event.actor_role, event.reason) == (
         from_status,

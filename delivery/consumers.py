@@ -26,6 +26,8 @@ CLOSE_FORBIDDEN = 4403
 # The server asks the client to reconnect (RFC 6455 1012, "service restart").
 CLOSE_RENEW = 1012
 SENTINEL_TTL_SECONDS = 3600
+# How often a store's relay renews its channel-layer group membership while boards ping.
+RELAY_RENEW_SECONDS = 3600.0
 
 
 class _StoreRelay:
@@ -48,6 +50,7 @@ class _StoreRelay:
         self.boards: weakref.WeakSet[StoreBoardConsumer] = weakref.WeakSet()
         self.channel: str | None = None
         self.task: asyncio.Task[None] | None = None
+        self.joined_at = 0.0  # monotonic time of the last group_add
 
     async def join(self, board: StoreBoardConsumer) -> None:
         self.boards.add(board)
@@ -59,6 +62,16 @@ class _StoreRelay:
         # On every join, not only the first: it renews the membership's expiry, and puts it back
         # after a Redis restart (the joining board was renewed for that very reason).
         await self.layer.group_add(self.group, self.channel)
+        self.joined_at = time.monotonic()
+
+    async def renew(self) -> None:
+        """Keep the group membership alive while boards stay connected: channels_redis drops a
+        member after its group_expiry (a day by default), and a board may stay open longer
+        without a reconnect. Called on the boards' pings; writes at most once per
+        RELAY_RENEW_SECONDS."""
+        if self.channel is not None and time.monotonic() - self.joined_at >= RELAY_RENEW_SECONDS:
+            self.joined_at = time.monotonic()
+            await self.layer.group_add(self.group, self.channel)
 
     async def leave(self, board: StoreBoardConsumer) -> None:
         self.boards.discard(board)
@@ -185,6 +198,8 @@ class StoreBoardConsumer(HopFreeConsumer):
                 log.warning("board socket of store %s renewed: Redis lost its state", self.store_id)
                 await self.close(code=CLOSE_RENEW)
                 return
+            if self.relay is not None:
+                await self.relay.renew()
             await self.send_json({"type": "pong", "seq": content.get("seq")})
             return
         await self.send_json({"type": "error", "code": "unknown_message", "message": "Unknown message type."})

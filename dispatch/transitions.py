@@ -15,6 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from dispatch.models import Courier, CourierEvent, Offer, OfferEvent
@@ -93,12 +94,15 @@ def courier_transition(
                 return CourierMove(courier=courier, changed=False, from_state=current)
             allowed = can_courier_transition(current, to) and (expected_from is None or current in expected_from)
             if not allowed:
-                raise TransitionRefused("courier_state_conflict", f"The courier is {current}; they cannot become {to}.")
+                raise TransitionRefused(
+                    "courier_state_conflict",
+                    _("The courier is %(current)s; they cannot become %(to)s.") % {"current": current, "to": to},
+                )
             updates: dict[str, Any] = {"state": to, "version": F("version") + 1, **(fields or {})}
             if Courier.objects.filter(pk=courier_id, state=current, version=courier.version).update(**updates):
                 break
         else:
-            raise TransitionRefused("courier_state_conflict", "The courier changed meanwhile; try again.")
+            raise TransitionRefused("courier_state_conflict", _("The courier changed meanwhile; try again."))
         courier.refresh_from_db()
         CourierEvent.objects.create(courier=courier, actor=actor, from_state=current, to_state=to, reason=reason)
     return CourierMove(courier=courier, changed=True, from_state=current)
@@ -116,13 +120,19 @@ def offer_transition(
         if current == to:
             return offer
         if not can_offer_transition(current, to):
-            raise TransitionRefused("offer_closed", f"This offer is {current}; it cannot become {to}.")
+            raise TransitionRefused(
+                "offer_closed",
+                _("This offer is %(current)s; it cannot become %(to)s.") % {"current": current, "to": to},
+            )
         updates: dict[str, Any] = {"status": to, "responded_at": timezone.now(), "reason": reason, **(fields or {})}
         if not Offer.objects.filter(pk=offer_id, status=current).update(**updates):
             offer.refresh_from_db()
             if offer.status == to:
                 return offer
-            raise TransitionRefused("offer_closed", f"This offer is {offer.status}; it cannot become {to}.")
+            raise TransitionRefused(
+                "offer_closed",
+                _("This offer is %(current)s; it cannot become %(to)s.") % {"current": offer.status, "to": to},
+            )
         offer.refresh_from_db()
         OfferEvent.objects.create(offer=offer, actor=actor, from_status=current, to_status=to, reason=reason)
     return offer

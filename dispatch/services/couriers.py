@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from core.realtime import event_push_on_commit, group_for_user
@@ -52,7 +53,7 @@ def courier_go_offline(*, courier: Courier, actor: User | None) -> CourierMove:
     if courier.state == C.OFFLINE:
         return CourierMove(courier=courier, changed=False, from_state=C.OFFLINE)
     if courier.state not in (C.IDLE, C.OFFERED):
-        raise TransitionRefused("courier_busy", "Finish your current task before going offline.")
+        raise TransitionRefused("courier_busy", _("Finish your current task before going offline."))
     with transaction.atomic():
         for offer in Offer.objects.filter(courier=courier, status=Offer.Status.PENDING):
             offer_decline(offer_id=offer.pk, courier=courier, actor=actor, reason="went offline")

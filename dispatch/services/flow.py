@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from core.realtime import event_push_on_commit, group_for_order, group_for_store
@@ -41,7 +42,7 @@ def _task(*, courier: Courier, order_number: str) -> OrderDispatch:
         .first()
     )
     if dispatch is None:
-        raise TransitionRefused("not_your_task", "This order is not one of your tasks.")
+        raise TransitionRefused("not_your_task", _("This order is not one of your tasks."))
     return dispatch
 
 
@@ -112,9 +113,9 @@ def courier_arrive_store(*, courier: Courier, actor: User | None, order_number: 
         if courier.state == C.AT_STORE:
             if here and all(d.arrived_store_at is not None for d in here):
                 return
-            raise TransitionRefused("wrong_store", "Pick up the orders at this store first.")
+            raise TransitionRefused("wrong_store", _("Pick up the orders at this store first."))
         if courier.state == C.TO_STORE and not here:
-            raise TransitionRefused("wrong_store", "Nothing is left to pick up at this store.")
+            raise TransitionRefused("wrong_store", _("Nothing is left to pick up at this store."))
         move = courier_transition(courier_id=courier.pk, to=C.AT_STORE, actor=actor, reason="arrived at store")
         if not move.changed:
             return
@@ -142,10 +143,10 @@ def courier_pick_up(*, courier: Courier, order_number: str, actor: User | None) 
         if dispatch.order.status == Order.Status.PICKED_UP:
             return dispatch.order
         if courier.state != C.AT_STORE:
-            raise TransitionRefused("not_at_store", "Tap “arrived at the store” first.")
+            raise TransitionRefused("not_at_store", _("Tap “arrived at the store” first."))
         if dispatch.arrived_store_at is None:
             raise TransitionRefused(
-                "wrong_store", "This order waits at another store: ride there and tap “arrived at the store” first."
+                "wrong_store", _("This order waits at another store: ride there and tap “arrived at the store” first.")
             )
         try:
             result = order_transition(
@@ -156,7 +157,7 @@ def courier_pick_up(*, courier: Courier, order_number: str, actor: User | None) 
                 expected_from=frozenset({Order.Status.READY}),
             )
         except OrderRefused as exc:
-            raise TransitionRefused("order_not_ready", "The order is not ready yet.") from exc
+            raise TransitionRefused("order_not_ready", _("The order is not ready yet.")) from exc
         if result.changed:
             dispatch_status_push(dispatch)
         waiting = OrderDispatch.objects.filter(courier=courier, state=DS.ASSIGNED, order__picked_up_at__isnull=True)
@@ -173,10 +174,10 @@ def courier_arrive_customer(*, courier: Courier, order_number: str, actor: User 
     with transaction.atomic():
         dispatch = _task(courier=courier, order_number=order_number)
         if dispatch.order.status != Order.Status.PICKED_UP:
-            raise TransitionRefused("not_picked_up", "Pick the order up first.")
+            raise TransitionRefused("not_picked_up", _("Pick the order up first."))
         courier.refresh_from_db()
         if courier.state != C.TO_CUSTOMER:
-            raise TransitionRefused("not_picked_up", "Pick up every order of the task first.")
+            raise TransitionRefused("not_picked_up", _("Pick up every order of the task first."))
         if dispatch.arrived_at is None:
             OrderDispatch.objects.filter(pk=dispatch.pk).update(arrived_at=timezone.now(), version=F("version") + 1)
             event_push_on_commit(group_for_order(dispatch.order_id), "courier.at_door", {"order": dispatch.order_id})
@@ -189,7 +190,7 @@ def courier_deliver(*, courier: Courier, order_number: str, code: str, actor: Us
     with transaction.atomic():
         dispatch = _task(courier=courier, order_number=order_number)
         if not hmac.compare_digest((code or "").strip(), dispatch.dropoff_code):
-            raise TransitionRefused("wrong_code", "That drop-off code is not right; ask the customer again.")
+            raise TransitionRefused("wrong_code", _("That drop-off code is not right; ask the customer again."))
         try:
             result = order_transition(
                 order_id=dispatch.order_id,
@@ -199,7 +200,7 @@ def courier_deliver(*, courier: Courier, order_number: str, code: str, actor: Us
                 expected_from=frozenset({Order.Status.PICKED_UP}),
             )
         except OrderRefused as exc:
-            raise TransitionRefused("not_picked_up", "Pick the order up first.") from exc
+            raise TransitionRefused("not_picked_up", _("Pick the order up first.")) from exc
         now = timezone.now()
         OrderDispatch.objects.filter(pk=dispatch.pk, state=DS.ASSIGNED).update(
             state=DS.DONE, done_at=now, version=F("version") + 1, updated_at=now
@@ -228,7 +229,7 @@ def courier_problem_report(
     orders wait for another courier with a higher priority, this courier excluded, and the
     courier is idle). The store and the diner hear of it."""
     if kind not in CourierProblem.Kind.values:
-        raise TransitionRefused("invalid_kind", "Choose what went wrong.")
+        raise TransitionRefused("invalid_kind", _("Choose what went wrong."))
     with transaction.atomic():
         dispatch = _task(courier=courier, order_number=order_number) if order_number else None
         problem = CourierProblem.objects.create(

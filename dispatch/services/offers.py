@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import F, Func, Value
 from django.db.models.fields import BigIntegerField
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from core.realtime import (
@@ -201,11 +202,11 @@ def offer_accept(*, offer_id: int, courier: Courier, actor: User | None) -> Offe
         offer_orders_lock(offer_id)  # orders first: see dispatch.services.locking
         offer = Offer.objects.select_for_update().get(pk=offer_id)
         if offer.courier_id != courier.pk:
-            raise TransitionRefused("not_your_offer", "This offer is not yours.")
+            raise TransitionRefused("not_your_offer", _("This offer is not yours."))
         if offer.status == Offer.Status.ACCEPTED:
             return offer
         if offer.status == Offer.Status.PENDING and offer.expires_at <= timezone.now():
-            raise TransitionRefused("offer_expired", "This offer has expired.")
+            raise TransitionRefused("offer_expired", _("This offer has expired."))
         offer = offer_transition(offer_id=offer_id, to=Offer.Status.ACCEPTED, actor=actor, reason="accepted")
         courier_transition(
             courier_id=courier.pk,
@@ -240,7 +241,7 @@ def _assign(*, offer: Offer | None, courier_id: int, state_from: str, order_ids:
             updated_at=now,
         )
         if not moved:
-            raise TransitionRefused("order_taken", "This order was taken by someone else.")
+            raise TransitionRefused("order_taken", _("This order was taken by someone else."))
     # The marketplace's order carries its courier (reviews and the store's board read it).
     Order.objects.filter(pk__in=ids).update(courier_id=courier_id)
     for dispatch in OrderDispatch.objects.filter(order_id__in=ids):
@@ -255,7 +256,7 @@ def offer_decline(*, offer_id: int, courier: Courier, actor: User | None, reason
         offer_orders_lock(offer_id)
         offer = Offer.objects.select_for_update().get(pk=offer_id)
         if offer.courier_id != courier.pk:
-            raise TransitionRefused("not_your_offer", "This offer is not yours.")
+            raise TransitionRefused("not_your_offer", _("This offer is not yours."))
         if offer.status == Offer.Status.DECLINED:
             return offer
         offer = offer_transition(offer_id=offer_id, to=Offer.Status.DECLINED, actor=actor, reason=reason)
@@ -310,9 +311,9 @@ def pool_grab(*, order_id: int, courier: Courier, actor: User | None) -> OrderDi
     with transaction.atomic():
         orders_lock([order_id])
         if not couriers_available().filter(pk=courier.pk).exists():
-            raise TransitionRefused("not_available", "Go online and idle before taking an order.")
+            raise TransitionRefused("not_available", _("Go online and idle before taking an order."))
         if not OrderDispatch.objects.filter(order_id=order_id, state=DS.POOL).exists():
-            raise TransitionRefused("pool_taken", "Somebody else took this order.")
+            raise TransitionRefused("pool_taken", _("Somebody else took this order."))
         _assign(offer=None, courier_id=courier.pk, state_from=DS.POOL, order_ids=[order_id])
         courier_transition(
             courier_id=courier.pk,

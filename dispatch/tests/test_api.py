@@ -93,6 +93,20 @@ def test_going_offline_with_a_task_is_refused(diner: User, store: Store) -> None
     assert response.status_code == 409 and response.json()["code"] == "courier_busy"
 
 
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [("zh-hans", "请先完成当前任务再下线。"), ("en", "Finish your current task before going offline.")],
+)
+def test_refusals_speak_the_couriers_language(language: str, message: str) -> None:
+    courier = idle_courier(state=Courier.State.TO_STORE)
+    client = _client(courier.user)
+    response = client.post(
+        "/api/v1/courier/online/", {"online": False}, format="json", headers={"Accept-Language": language}
+    )
+    assert response.status_code == 409
+    assert (response.json()["code"], response.json()["message"]) == ("courier_busy", message)
+
+
 def test_tracking_is_for_the_orders_diner_only(diner: User, store: Store, owner: User, outsider: User) -> None:
     order = make_order(diner=diner, store=store)
     waiting_dispatch(order)

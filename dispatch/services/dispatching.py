@@ -191,6 +191,7 @@ def dispatch_round(*, zone: Zone, lease: LeaseHold | None, plan_fn: PlanFn | Non
             order_ids=[int(o) for o in a.order_ids],
             sequence=[int(o) for o in a.dropoff_sequence],
             pickup_distance_m=pickup_distance_m(a, views=views, found=found, by_id=by_id),
+            dropoff_distance_m=dropoff_distance_m(a, views=views),
             lease=lease,
         )
         report.offers += offer is not None
@@ -224,6 +225,19 @@ def pickup_distance_m(
     metres = first.distance_m if first is not None else 0.0
     for a, b in itertools.pairwise(stops):
         metres += math.hypot(a.pickup.x - b.pickup.x, a.pickup.y - b.pickup.y)
+    return metres
+
+
+def dropoff_distance_m(assignment: Assignment, *, views: dict[str, OrderView]) -> float:
+    """Metres from the last store through the doors in the planned drop-off order (straight
+    lines, as pickup_distance_m measures): the trip the courier rides, not the sum of each
+    order's own store-to-door distance (two orders to one building are one ride)."""
+    here = views[assignment.order_ids[-1]].pickup  # order_ids are in pickup order
+    metres = 0.0
+    for oid in assignment.dropoff_sequence:
+        door = views[oid].dropoff
+        metres += math.hypot(here.x - door.x, here.y - door.y)
+        here = door
     return metres
 
 

@@ -124,3 +124,7 @@ def test_orders_of_two_nearby_stores_go_to_one_courier_in_one_offer(diner: User,
     assert offer.earnings_cents == sum(
         courier_fee_cents(pickup_m=offer.pickup_distance_m / 2, dropoff_m=o.delivery_distance_m) for o in (a, b)
     )
+    # Both go to one door: the drop-off ride is from the last store to it, once.
+    d = project(door.x, door.y)
+    ride = max(math.hypot(s.x - d.x, s.y - d.y) for s in (p, q))
+    assert 0 < offer.dropoff_distance_m <= ride + 1

@@ -6,6 +6,8 @@ tests that use them take `transactional_db`, so that what they write is committe
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -25,6 +27,7 @@ from django.test import Client
 
 from accounts.models import User
 from config.celery import app as celery_app
+from delivery.tests.factories import MenuStore, StoreMembershipFactory, build_menu_store
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -126,6 +129,18 @@ def session_cookie(user: User) -> str:
     return f"sessionid={client.cookies['sessionid'].value}"
 
 
+def ws_headers(server: LiveServer, cookie: str | None) -> dict[str, str]:
+    """What a browser sends with a WebSocket handshake to `server`: its Origin (the origin
+    validator checks it) and, signed in, the session cookie."""
+    return {"Origin": server.url, **({"Cookie": cookie} if cookie else {})}
+
+
+async def ws_recv(ws: Any, wait: float = 5.0) -> dict[str, Any]:
+    """The next JSON message of a `websockets` client, or TimeoutError after `wait` seconds."""
+    data: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout=wait))
+    return data
+
+
 def in_thread(function: Any, **kwargs: Any) -> Any:
     """Run ORM writes that push over the channel layer from another thread: a browser test's
     own thread runs Playwright's event loop, beside which async_to_sync refuses to run. The
@@ -139,6 +154,19 @@ def in_thread(function: Any, **kwargs: Any) -> Any:
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(run).result(timeout=20)
+
+
+@pytest.fixture
+def menu(transactional_db: None) -> MenuStore:
+    """A store with a menu, open around the clock (modules that need it elsewhere override)."""
+    return build_menu_store()
+
+
+@pytest.fixture
+def staff(menu: MenuStore) -> User:
+    """A staff member of `menu`'s store."""
+    user: User = StoreMembershipFactory(store=menu.store, role="staff").user
+    return user
 
 
 @pytest.fixture

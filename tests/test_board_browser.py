@@ -29,17 +29,6 @@ COUNT_PRINTS = "window.__printed = 0; window.print = () => { window.__printed +=
 
 
 @pytest.fixture
-def menu(transactional_db: None) -> MenuStore:
-    return build_menu_store()
-
-
-@pytest.fixture
-def staff(menu: MenuStore) -> User:
-    user: User = StoreMembershipFactory(store=menu.store, role="staff").user
-    return user
-
-
-@pytest.fixture
 def manager(menu: MenuStore) -> User:
     user: User = StoreMembershipFactory(store=menu.store, role="owner").user
     return user

@@ -22,20 +22,9 @@ from core.consumers import CLOSE_UNAUTHENTICATED
 from delivery.consumers import CLOSE_FORBIDDEN
 from delivery.tests.board_helpers import place_paid_order
 from delivery.tests.factories import MenuStore, StoreMembershipFactory, build_menu_store
-from tests.conftest import LiveServer, session_cookie
+from tests.conftest import LiveServer, session_cookie, ws_headers, ws_recv
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def menu(transactional_db: None) -> MenuStore:
-    return build_menu_store()
-
-
-@pytest.fixture
-def staff(menu: MenuStore) -> User:
-    user: User = StoreMembershipFactory(store=menu.store, role="staff").user
-    return user
 
 
 def _place_and_close(diner: User, menu: MenuStore) -> str:
@@ -48,15 +37,6 @@ def _place_and_close(diner: User, menu: MenuStore) -> str:
 
 
 place = sync_to_async(_place_and_close)
-
-
-def _headers(server: LiveServer, cookie: str | None) -> dict[str, str]:
-    return {"Origin": server.url, **({"Cookie": cookie} if cookie else {})}
-
-
-async def _recv(ws: Any, wait: float = 5.0) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout=wait))
-    return data
 
 
 def _board_api(server: LiveServer, cookie: str, store_id: int) -> dict[str, Any]:
@@ -73,11 +53,11 @@ def test_staff_receive_versioned_order_events_on_commit(
 
     async def scenario() -> list[dict[str, Any]]:
         url = f"{daphne_server.ws_url}/ws/stores/{menu.store.pk}/board/"
-        async with connect(url, additional_headers=_headers(daphne_server, cookie)) as ws:
+        async with connect(url, additional_headers=ws_headers(daphne_server, cookie)) as ws:
             await ws.send(json.dumps({"type": "ping", "seq": 1}))
-            assert (await _recv(ws)) == {"type": "pong", "seq": 1}
+            assert (await ws_recv(ws)) == {"type": "pong", "seq": 1}
             number = await place(diner, menu)
-            events = [await _recv(ws), await _recv(ws)]
+            events = [await ws_recv(ws), await ws_recv(ws)]
             assert all(e["number"] == number for e in events)
             return events
 
@@ -97,26 +77,26 @@ def test_every_board_of_the_store_hears_each_event_once_and_one_leaving_stops_no
 
     async def joined(ws: Any) -> None:
         await ws.send(json.dumps({"type": "ping", "seq": 1}))
-        assert (await _recv(ws)) == {"type": "pong", "seq": 1}
+        assert (await ws_recv(ws)) == {"type": "pong", "seq": 1}
 
     async def two_events(ws: Any, number: str) -> list[str]:
-        events = [await _recv(ws), await _recv(ws)]
+        events = [await ws_recv(ws), await ws_recv(ws)]
         assert all(e["number"] == number for e in events)
         return [e["type"] for e in events]
 
     async def scenario() -> None:
-        async with connect(url, additional_headers=_headers(daphne_server, cookie)) as first:
+        async with connect(url, additional_headers=ws_headers(daphne_server, cookie)) as first:
             await joined(first)
-            async with connect(url, additional_headers=_headers(daphne_server, cookie)) as second:
+            async with connect(url, additional_headers=ws_headers(daphne_server, cookie)) as second:
                 await joined(second)
                 number = await place(diner, menu)
                 assert await two_events(first, number) == ["order.created", "order.updated"]
                 assert await two_events(second, number) == ["order.created", "order.updated"]
                 with pytest.raises(TimeoutError):  # nothing twice
-                    await _recv(second, wait=0.5)
+                    await ws_recv(second, wait=0.5)
             number = await place(diner, menu)
             assert await two_events(first, number) == ["order.created", "order.updated"]
-        async with connect(url, additional_headers=_headers(daphne_server, cookie)) as third:
+        async with connect(url, additional_headers=ws_headers(daphne_server, cookie)) as third:
             await joined(third)
             number = await place(diner, menu)
             assert await two_events(third, number) == ["order.created", "order.updated"]
@@ -133,7 +113,7 @@ def test_only_the_stores_staff_may_watch_its_board(
 
     async def scenario() -> int | None:
         url = f"{daphne_server.ws_url}/ws/stores/{menu.store.pk}/board/"
-        async with connect(url, additional_headers=_headers(daphne_server, cookie)) as ws:
+        async with connect(url, additional_headers=ws_headers(daphne_server, cookie)) as ws:
             with pytest.raises(ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), timeout=5)
             return closed.value.rcvd.code if closed.value.rcvd else None
@@ -159,18 +139,18 @@ def test_a_socket_killed_while_orders_arrive_loses_and_duplicates_nothing_after_
             board.clear()
             board.update({o["number"]: o for o in data["orders"]})
 
-        async with connect(url, additional_headers=_headers(daphne_server, cookie)) as ws:
+        async with connect(url, additional_headers=ws_headers(daphne_server, cookie)) as ws:
             await resync()
             for _ in range(2):
                 placed.append(await place(diner, menu))
-            await _recv(ws)  # one push arrived; the socket dies with the rest in flight
+            await ws_recv(ws)  # one push arrived; the socket dies with the rest in flight
         for _ in range(3):  # while disconnected
             placed.append(await place(diner, menu))
-        async with connect(url, additional_headers=_headers(daphne_server, cookie)) as ws:
+        async with connect(url, additional_headers=ws_headers(daphne_server, cookie)) as ws:
             await resync()
             placed.append(await place(diner, menu))
             while True:
-                event = await _recv(ws)
+                event = await ws_recv(ws)
                 if event["number"] == placed[-1] and event["status"] == "paid":
                     break
             await resync()  # the push is a hint: fetch again

@@ -24,25 +24,13 @@ from dispatch.models import Courier, OrderDispatch
 from dispatch.services.locations import Ping, courier_location_update, live_position_get, positions_flush
 from dispatch.services.offers import offer_create
 from dispatch.tests.factories import CourierFactory, idle_courier, make_order, waiting_dispatch
-from tests.conftest import LiveServer, session_cookie
+from tests.conftest import LiveServer, session_cookie, ws_headers, ws_recv
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 
-def _headers(server: LiveServer, cookie: str | None) -> dict[str, str]:
-    headers = {"Origin": server.url}
-    if cookie:
-        headers["Cookie"] = cookie
-    return headers
-
-
-async def _recv(ws: Any) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout=5.0))
-    return data
-
-
 async def _close_code(server: LiveServer, path: str, cookie: str | None) -> int | None:
-    async with connect(f"{server.ws_url}{path}", additional_headers=_headers(server, cookie)) as ws:
+    async with connect(f"{server.ws_url}{path}", additional_headers=ws_headers(server, cookie)) as ws:
         with contextlib.suppress(Exception):  # the close is what we wait for
             await asyncio.wait_for(ws.recv(), timeout=5)
         return ws.close_code
@@ -55,7 +43,7 @@ def test_courier_pings_are_acknowledged_and_stored(daphne_server: LiveServer, co
     url = f"{daphne_server.ws_url}/ws/courier/"
 
     async def scenario() -> list[dict[str, Any]]:
-        async with connect(url, additional_headers=_headers(daphne_server, cookie)) as ws:
+        async with connect(url, additional_headers=ws_headers(daphne_server, cookie)) as ws:
             replies = []
             for message in (
                 {
@@ -72,7 +60,7 @@ def test_courier_pings_are_acknowledged_and_stored(daphne_server: LiveServer, co
                 {"type": "location", "lat": 31.2, "lng": 121.46, "ts": now_ms - 1000},  # older than the last
             ):
                 await ws.send(json.dumps(message))
-                replies.append(await _recv(ws))
+                replies.append(await ws_recv(ws))
             return replies
 
     ack, fast, bad, older = asyncio.run(scenario())
@@ -94,13 +82,13 @@ def test_a_courier_cannot_send_pings_for_another(daphne_server: LiveServer, cour
     url = f"{daphne_server.ws_url}/ws/courier/"
 
     async def scenario() -> dict[str, Any]:
-        async with connect(url, additional_headers=_headers(daphne_server, cookie)) as ws:
+        async with connect(url, additional_headers=ws_headers(daphne_server, cookie)) as ws:
             await ws.send(
                 json.dumps(
                     {"type": "location", "courier": other.pk, "lat": 31.2, "lng": 121.4, "ts": time.time() * 1000}
                 )
             )
-            return await _recv(ws)
+            return await ws_recv(ws)
 
     reply = asyncio.run(scenario())
     assert reply["code"] == "forbidden"
@@ -144,10 +132,10 @@ def test_only_the_orders_diner_watches_the_courier(
             connection.close()  # this worker thread's own connection
 
     async def scenario() -> tuple[dict[str, Any], dict[str, Any]]:
-        async with connect(f"{daphne_server.ws_url}{path}", additional_headers=_headers(daphne_server, cookie)) as ws:
-            snapshot = await _recv(ws)
+        async with connect(f"{daphne_server.ws_url}{path}", additional_headers=ws_headers(daphne_server, cookie)) as ws:
+            snapshot = await ws_recv(ws)
             await sync_to_async(move)()
-            return snapshot, await _recv(ws)
+            return snapshot, await ws_recv(ws)
 
     snapshot, moved = asyncio.run(scenario())
     assert snapshot["type"] == "tracking.snapshot" and snapshot["active"] and snapshot["dropoff_code"] == "5678"
@@ -172,9 +160,9 @@ def test_a_cancelled_order_is_withdrawn_from_the_couriers_app(
 
     async def scenario() -> dict[str, Any]:
         url = f"{daphne_server.ws_url}/ws/courier/"
-        async with connect(url, additional_headers=_headers(daphne_server, cookie)) as ws:
+        async with connect(url, additional_headers=ws_headers(daphne_server, cookie)) as ws:
             await sync_to_async(cancel, thread_sensitive=False)()
-            while (event := await _recv(ws))["type"] != "offer.withdrawn":
+            while (event := await ws_recv(ws))["type"] != "offer.withdrawn":
                 pass
             return event
 

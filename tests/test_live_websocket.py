@@ -14,22 +14,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from accounts.models import User
 from core.consumers import CLOSE_UNAUTHENTICATED
 from core.realtime import event_push, group_for_user
-from tests.conftest import LiveServer, session_cookie
+from tests.conftest import LiveServer, session_cookie, ws_headers, ws_recv
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
-
-
-def _headers(server: LiveServer, cookie: str | None) -> dict[str, str]:
-    headers = {"Origin": server.url}
-    if cookie:
-        headers["Cookie"] = cookie
-    return headers
-
-
-async def _recv_json(ws: object) -> dict[str, object]:
-    raw = await asyncio.wait_for(ws.recv(), timeout=5.0)  # type: ignore[attr-defined]
-    data: dict[str, object] = json.loads(raw)
-    return data
 
 
 def test_idle_socket_stays_open_15s_and_receives_a_group_message(daphne_server: LiveServer, diner: User) -> None:
@@ -41,14 +28,14 @@ def test_idle_socket_stays_open_15s_and_receives_a_group_message(daphne_server: 
     async def scenario() -> dict[str, object]:
         # ping_interval=None: no protocol pings, so the socket is truly idle on both sides.
         async with connect(
-            f"{daphne_server.ws_url}/ws/me/", additional_headers=_headers(daphne_server, cookie), ping_interval=None
+            f"{daphne_server.ws_url}/ws/me/", additional_headers=ws_headers(daphne_server, cookie), ping_interval=None
         ) as ws:
             started = time.monotonic()
             with pytest.raises(TimeoutError):
                 await asyncio.wait_for(ws.recv(), timeout=15)  # idle: nothing arrives, nothing closes
             assert time.monotonic() - started >= 15
             await sync_to_async(event_push)(group_for_user(diner.pk), "test.hello", {"text": "still here"})
-            return await _recv_json(ws)
+            return await ws_recv(ws)
 
     event = asyncio.run(scenario())
     assert event == {"type": "test.hello", "v": 1, "text": "still here"}
@@ -58,9 +45,11 @@ def test_ping_is_answered_with_pong(daphne_server: LiveServer, diner: User) -> N
     cookie = session_cookie(diner)
 
     async def scenario() -> dict[str, object]:
-        async with connect(f"{daphne_server.ws_url}/ws/me/", additional_headers=_headers(daphne_server, cookie)) as ws:
+        async with connect(
+            f"{daphne_server.ws_url}/ws/me/", additional_headers=ws_headers(daphne_server, cookie)
+        ) as ws:
             await ws.send(json.dumps({"type": "ping", "seq": 7}))
-            return await _recv_json(ws)
+            return await ws_recv(ws)
 
     assert asyncio.run(scenario()) == {"type": "pong", "seq": 7}
 
@@ -72,11 +61,11 @@ def test_group_message_reaches_only_its_user(daphne_server: LiveServer, diner: U
     async def scenario() -> tuple[dict[str, object], bool]:
         url = f"{daphne_server.ws_url}/ws/me/"
         async with (
-            connect(url, additional_headers=_headers(daphne_server, diner_cookie)) as mine,
-            connect(url, additional_headers=_headers(daphne_server, outsider_cookie)) as theirs,
+            connect(url, additional_headers=ws_headers(daphne_server, diner_cookie)) as mine,
+            connect(url, additional_headers=ws_headers(daphne_server, outsider_cookie)) as theirs,
         ):
             await sync_to_async(event_push)(group_for_user(diner.pk), "order.updated", {"order": 1})
-            received = await _recv_json(mine)
+            received = await ws_recv(mine)
             try:
                 await asyncio.wait_for(theirs.recv(), timeout=1.0)
                 leaked = True
@@ -91,7 +80,7 @@ def test_group_message_reaches_only_its_user(daphne_server: LiveServer, diner: U
 
 def test_anonymous_socket_is_closed_with_4401(daphne_server: LiveServer) -> None:
     async def scenario() -> int | None:
-        async with connect(f"{daphne_server.ws_url}/ws/me/", additional_headers=_headers(daphne_server, None)) as ws:
+        async with connect(f"{daphne_server.ws_url}/ws/me/", additional_headers=ws_headers(daphne_server, None)) as ws:
             with pytest.raises(ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), timeout=5)
             return closed.value.rcvd.code if closed.value.rcvd else None

@@ -4,6 +4,7 @@ writes; its refusals are shown next to the field they belong to."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -285,28 +286,35 @@ def item_edit(request: HttpRequest, user: User, store: Store, item_id: int | Non
     return _item_page(request, store, item, form)
 
 
-@require_POST
-@MANAGE
-def option_group_post(request: HttpRequest, user: User, store: Store, item_id: int) -> HttpResponse:
-    """action=save (group_id to change one, none to add) | delete."""
-    item = MenuItem.objects.filter(store=store, pk=item_id).first()
-    if item is None:
-        raise Http404
-    action = request.POST.get("action", "save")
+def _row_id(request: HttpRequest, field: str) -> int | None:
     try:
-        group_id = int(request.POST.get("group_id") or 0) or None
+        return int(request.POST.get(field) or 0) or None
     except ValueError:
         raise Http404 from None
-    key = f"g{group_id}" if group_id else "newg"
-    form = OptionGroupForm(request.POST, prefix=key)
+
+
+def _item_part_post(
+    request: HttpRequest,
+    store: Store,
+    item: MenuItem,
+    *,
+    key: str,
+    form_class: type[forms.Form],
+    row_id: int | None,
+    save: Callable[[dict[str, Any]], object],
+    delete: Callable[[int], object],
+) -> HttpResponse:
+    """The item page's nested forms (option groups, options): action=save (row_id to change one,
+    none to add) | delete. An invalid form or a refusal shows the item page again with that
+    form's errors next to its fields."""
+    action = request.POST.get("action", "save")
+    form = form_class(request.POST, prefix=key)
     try:
-        if action == "delete" and group_id:
-            menu_svc.option_group_delete(user=user, store_id=store.pk, group_id=group_id)
+        if action == "delete" and row_id:
+            delete(row_id)
         elif action == "save":
             if form.is_valid():
-                menu_svc.option_group_save(
-                    user=user, store_id=store.pk, item_id=item.pk, group_id=group_id, **form.cleaned_data
-                )
+                save(form.cleaned_data)
         else:
             raise Http404
     except menu_svc.MenuRefused as refused:
@@ -322,37 +330,44 @@ def option_group_post(request: HttpRequest, user: User, store: Store, item_id: i
 
 @require_POST
 @MANAGE
+def option_group_post(request: HttpRequest, user: User, store: Store, item_id: int) -> HttpResponse:
+    item = MenuItem.objects.filter(store=store, pk=item_id).first()
+    if item is None:
+        raise Http404
+    group_id = _row_id(request, "group_id")
+    return _item_part_post(
+        request,
+        store,
+        item,
+        key=f"g{group_id}" if group_id else "newg",
+        form_class=OptionGroupForm,
+        row_id=group_id,
+        save=lambda data: menu_svc.option_group_save(
+            user=user, store_id=store.pk, item_id=item.pk, group_id=group_id, **data
+        ),
+        delete=lambda pk: menu_svc.option_group_delete(user=user, store_id=store.pk, group_id=pk),
+    )
+
+
+@require_POST
+@MANAGE
 def option_post(request: HttpRequest, user: User, store: Store, group_id: int) -> HttpResponse:
-    """action=save (option_id to change one, none to add) | delete."""
     group = OptionGroup.objects.filter(item__store=store, pk=group_id).select_related("item").first()
     if group is None:
         raise Http404
-    action = request.POST.get("action", "save")
-    try:
-        option_id = int(request.POST.get("option_id") or 0) or None
-    except ValueError:
-        raise Http404 from None
-    key = f"o{option_id}" if option_id else f"newo{group.pk}"
-    form = OptionForm(request.POST, prefix=key)
-    try:
-        if action == "delete" and option_id:
-            menu_svc.option_delete(user=user, store_id=store.pk, option_id=option_id)
-        elif action == "save":
-            if form.is_valid():
-                menu_svc.option_save(
-                    user=user, store_id=store.pk, group_id=group.pk, option_id=option_id, **form.cleaned_data
-                )
-        else:
-            raise Http404
-    except menu_svc.MenuRefused as refused:
-        if refused.status == 404:
-            raise Http404 from refused
-        _refusal_to_form(form, refused)
-    if action == "save" and form.errors:
-        item_form = MenuItemForm(initial=_item_initial(group.item), store=store)
-        return _item_page(request, store, group.item, item_form, bound={key: form})
-    messages.success(request, _("Saved."))
-    return redirect("frontend:board_menu_item", store_id=store.pk, item_id=group.item_id)
+    option_id = _row_id(request, "option_id")
+    return _item_part_post(
+        request,
+        store,
+        group.item,
+        key=f"o{option_id}" if option_id else f"newo{group.pk}",
+        form_class=OptionForm,
+        row_id=option_id,
+        save=lambda data: menu_svc.option_save(
+            user=user, store_id=store.pk, group_id=group.pk, option_id=option_id, **data
+        ),
+        delete=lambda pk: menu_svc.option_delete(user=user, store_id=store.pk, option_id=pk),
+    )
 
 
 @require_http_methods(["GET", "POST"])

@@ -14,8 +14,10 @@ from django.db import connection
 from accounts.models import User
 from delivery.models import Order, Store
 from delivery.tests.factories import StoreFactory
+from dispatch.engine.types import Assignment, OrderView
+from dispatch.engine.types import Point as EnginePoint
 from dispatch.models import Courier, DispatchLease, Offer, OrderDispatch
-from dispatch.services.dispatching import CITY_ZONE, Projection, dispatch_tick, orders_enqueue
+from dispatch.services.dispatching import CITY_ZONE, Projection, dispatch_tick, dropoff_distance_m, orders_enqueue
 from dispatch.services.offers import courier_fee_cents
 from dispatch.tests.factories import idle_courier, make_order
 
@@ -128,3 +130,18 @@ def test_orders_of_two_nearby_stores_go_to_one_courier_in_one_offer(diner: User,
     d = project(door.x, door.y)
     ride = max(math.hypot(s.x - d.x, s.y - d.y) for s in (p, q))
     assert 0 < offer.dropoff_distance_m <= ride + 1
+
+
+def test_the_offers_drop_off_distance_rides_from_the_last_store_through_the_doors_in_order() -> None:
+    # Store A at the origin, store B 1 km east; one door 500 m north of B, another 300 m past it.
+    def view(oid: str, store: str, x: float, door: tuple[float, float]) -> OrderView:
+        return OrderView(oid, store, EnginePoint(x, 0), EnginePoint(*door), placed_at=0, ready_at=0)
+
+    views = {"a": view("a", "A", 0, (1000, 500)), "b": view("b", "B", 1000, (1000, 800))}
+
+    def ride(pickups: tuple[str, ...], drops: tuple[str, ...]) -> float:
+        return dropoff_distance_m(Assignment("c", pickups, drops, pickup_at=0), views=views)
+
+    assert ride(("a", "b"), ("a", "b")) == pytest.approx(500 + 300)  # from B, the last store
+    assert ride(("b", "a"), ("a", "b")) == pytest.approx(math.hypot(1000, 500) + 300)  # from A
+    assert ride(("a", "b"), ("b", "a")) == pytest.approx(800 + 300)  # the farther door first

@@ -6,8 +6,11 @@ import gc
 
 import pytest
 
-from dispatch.services import dispatching
+from accounts.models import User
+from delivery.models import Order, Store
+from dispatch.engine.types import Assignment
 from dispatch.services.dispatching import CITY_ZONE, Zone, collector_paused, dispatch_round
+from dispatch.tests.factories import idle_courier, make_order, waiting_dispatch
 
 pytestmark = pytest.mark.django_db
 
@@ -33,14 +36,17 @@ def test_collector_left_off_stays_off() -> None:
         gc.enable()
 
 
-def test_round_decides_with_the_collector_off(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_round_decides_with_the_collector_off(diner: User, store: Store) -> None:
+    # A real round with work to decide: loading, candidates and the plan all run paused.
+    waiting_dispatch(make_order(diner=diner, store=store, status=Order.Status.READY))
+    idle_courier()
     seen: list[bool] = []
 
-    def waiting(zone: Zone) -> list[object]:
+    def plan_fn(*args: object) -> list[Assignment]:
         seen.append(gc.isenabled())
         return []
 
-    monkeypatch.setattr(dispatching, "_waiting", waiting)
-    dispatch_round(zone=Zone(key=CITY_ZONE, zone_id=None), lease=None)
+    report = dispatch_round(zone=Zone(key=CITY_ZONE, zone_id=None), lease=None, plan_fn=plan_fn)
 
+    assert report.orders == 1 and report.couriers == 1
     assert seen == [False] and gc.isenabled()

@@ -82,6 +82,8 @@ BOARD_STRINGS = {
     "courierAtStore": gettext_lazy("at the store"),
     "courierToCustomer": gettext_lazy("on the way to the customer"),
     "min": gettext_lazy("min"),
+    "status_suspended": gettext_lazy("Suspended by the regulator: not taking orders"),
+    "status_closed": gettext_lazy("Closed by the regulator: not taking orders"),
     "reason_manual": gettext_lazy("paused by the store"),
     "reason_no_board": gettext_lazy("no board was connected"),
     "reason_missed_orders": gettext_lazy("orders were missed in a row"),

@@ -100,7 +100,9 @@ def test_a_regulator_reviews_a_flag_suspends_the_store_and_the_public_sees_it(
         owner_page.get_by_test_id("merchant-submit").click()
         owner_page.wait_for_load_state()
 
-        # The regulator suspends the store.
+        # The store's board is open while the regulator suspends the store.
+        owner_page.goto(f"{daphne_server.url}/board/{store.pk}/")
+        owner_page.locator("[data-testid=board-conn][data-status=open]").wait_for()
         page.goto(case_url)
         page.get_by_test_id("decision").select_option("suspension")
         page.get_by_test_id("decision-reason").fill("Borrowed food-business licence.")
@@ -108,6 +110,12 @@ def test_a_regulator_reviews_a_flag_suspends_the_store_and_the_public_sees_it(
         assert "Suspend" in page.get_by_test_id("decision-shown").inner_text()
         assert page.get_by_test_id("store-status").inner_text() == "Suspended"
         page.screenshot(path=str(tmp_path / "regulator-case-390.png"), full_page=True)
+
+        # The board says so without a reload (the sanction's push).
+        owner_page.wait_for_function(
+            "() => document.getElementById('store-state').classList.contains('sanctioned')", timeout=10000
+        )
+        assert "regulator" in owner_page.locator("#store-state").inner_text()
 
         # Gone from the diner's app at once.
         assert store.name_en not in _diner_store_names(diner_page, daphne_server)

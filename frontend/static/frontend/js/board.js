@@ -230,7 +230,12 @@ function render() {
 function renderStore() {
   const state = document.getElementById("store-state");
   const resume = document.getElementById("resume");
-  if (store.paused) {
+  if (store.status === "suspended" || store.status === "closed") {
+    // A regulator's sanction: no orders come in, and the store cannot resume by itself.
+    state.textContent = t[`status_${store.status}`];
+    state.className = "state sanctioned";
+    resume.hidden = true;
+  } else if (store.paused) {
     const until = store.paused_until ? ` ${t.pausedUntil} ${clock(store.paused_until)}` : "";
     state.textContent = `${t.paused}: ${t[`reason_${store.pause_reason}`] || ""}${until}`;
     state.className = "state paused";
@@ -446,7 +451,15 @@ window.boardLive = new LiveSocket(config.ws, {
       if (!known || !known.dispatch || !known.dispatch.courier) return resync();
       Object.assign(known.dispatch.courier, { distance_m: event.distance_m, eta_minutes: event.eta_minutes });
       render();
-    } else if (["store.updated", "ticket.printed", "dispatch.updated", "courier.arrived", "courier.problem"].includes(event.type)) {
+    } else if ([
+        "store.updated",
+        "store.sanctioned",
+        "store.sanction_lifted",
+        "ticket.printed",
+        "dispatch.updated",
+        "courier.arrived",
+        "courier.problem",
+      ].includes(event.type)) {
       resync();
     }
   },

@@ -191,15 +191,26 @@ def _menu_load(store_id: int) -> _Menu:
     )
 
 
+def _menu_stamps_read(store_id: int) -> tuple[str, ...]:
+    """The five stamps alone, in one statement (for a caller that did not read the store with
+    them, e.g. adding a line to a cart)."""
+    sql = "SELECT " + ", ".join(f"({_MENU_STAMP_SQL[table]})" for table in _MENU_TABLES)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [store_id] * len(_MENU_TABLES))
+        row = cursor.fetchone()
+    return tuple(str(stamp) for stamp in row)
+
+
 def _menu_for(store_id: int, stamps: tuple[str, ...] | None) -> _Menu:
-    """The store's menu: the cached one if `stamps` (read just now) match it, else read anew.
-    `stamps` None: read anew without looking (a caller that did not read them)."""
-    if stamps is not None:
-        with _menus_lock:
-            cached = _menus.get(store_id)
-            if cached is not None and cached.stamps == stamps:
-                _menus.move_to_end(store_id)
-                return cached
+    """The store's menu: the cached one if its stamps match the live ones, else read anew.
+    `stamps`: read by the caller just now (with the store); None reads them here."""
+    if stamps is None:
+        stamps = _menu_stamps_read(store_id)
+    with _menus_lock:
+        cached = _menus.get(store_id)
+        if cached is not None and cached.stamps == stamps:
+            _menus.move_to_end(store_id)
+            return cached
     menu = _menu_load(store_id)
     with _menus_lock:
         _menus[store_id] = menu
@@ -223,7 +234,7 @@ class _ResolvedLine:
 def resolve_lines(store: Store, lines: tuple[LineRequest, ...], *, menu: _Menu | None = None) -> list[_ResolvedLine]:
     """Check every line against the live menu: the item belongs to this store and is available,
     every option belongs to one of its groups, each group's min/max is respected. `menu`: the
-    store's menu as placement just validated it (read anew when not given)."""
+    store's menu as placement just validated it (else the cached one while its stamps match)."""
     if not lines:
         raise OrderRefused("empty_cart", _("The cart is empty."), field="lines")
     if menu is None:

@@ -11,6 +11,7 @@ import pytest
 from django.contrib.gis.geos import Point
 from django.db import connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import User
@@ -30,7 +31,7 @@ from delivery.models import (
     Store,
 )
 from delivery.selectors.discovery import delivery_quote_for
-from delivery.services.orders import LineRequest, OrderRefused, PlaceRequest, order_place
+from delivery.services.orders import LineRequest, OrderRefused, PlaceRequest, order_place, resolve_lines
 from delivery.tests.factories import MenuStore, StoreMembershipFactory, build_menu_store
 
 # ~1.3 km north-west of the store at (121.45, 31.23): inside its zone, in the 3 km fee band.
@@ -536,3 +537,16 @@ def test_the_placement_response_is_the_order_serializers(diner: User, menu: Menu
 
     for order in (placed, paid, placed):
         assert order_representation(order) == OrderSerializer(order).data
+
+
+def test_adding_to_a_cart_checks_the_live_menu_with_one_statement_once_kept(diner: User, menu: MenuStore) -> None:
+    line = LineRequest(item_id=menu.noodles.pk, option_ids=(menu.large.pk, menu.mild.pk))
+    resolve_lines(menu.store, (line,))  # keeps the menu
+    with CaptureQueriesContext(connection) as kept:
+        resolve_lines(menu.store, (line,))
+    assert len(kept.captured_queries) == 1  # the stamps alone, not the whole menu again
+
+    Option.objects.filter(pk=menu.large.pk).update(available=False)  # and a change is seen at once
+    with pytest.raises(OrderRefused) as refused:
+        resolve_lines(menu.store, (line,))
+    assert refused.value.code == "sold_out"

@@ -165,15 +165,20 @@ def order_eta_live(
             return max(order.eta_at, now)
         minutes = travel_minutes(_metres(courier_point, order.delivery_point), speed_kmh=courier_speed_kmh)
         return now + timedelta(minutes=minutes)
+    # The store's estimates as placement reads them (kept a few seconds): a tracking page's
+    # every snapshot needs them while no courier is assigned.
+    learned = wait = 0.0
+    if courier_point is None or not order.prep_minutes:
+        learned, wait = _store_estimate(store)
     prep_left = 0.0
     if order.ready_at is None:
         started = order.accepted_at or now
-        prep = float(order.prep_minutes) if order.prep_minutes else prep_minutes_learned(store=store)
+        prep = float(order.prep_minutes) if order.prep_minutes else learned
         prep_left = max(0.0, prep - (now - started).total_seconds() / 60)
     if courier_point is not None:
         reach = float(travel_minutes(_metres(courier_point, store.location), speed_kmh=courier_speed_kmh))
     else:
-        reach = courier_wait_minutes(point=store.location)
+        reach = wait
     minutes = math.ceil(max(prep_left, reach)) + travel_minutes(to_door_m, speed_kmh=courier_speed_kmh)
     return now + timedelta(minutes=minutes)
 

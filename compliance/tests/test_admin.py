@@ -4,6 +4,7 @@ rows whose state a service owns are read-only; no one but staff gets in."""
 from __future__ import annotations
 
 import pytest
+from django.apps import apps
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -17,6 +18,7 @@ from compliance.models import (
     Licence,
     Sanction,
     StaffMember,
+    StoreRegistration,
     Verification,
 )
 from delivery.models import Store
@@ -39,6 +41,7 @@ MODELS = (
 def records(db: None) -> dict[str, object]:
     store: Store = StoreFactory()
     entity = LegalEntity.objects.create(name="上海某某餐饮有限公司", uscc="91310106MA1FL2XQ0X")
+    StoreRegistration.objects.create(store=store, entity=entity)
     licence = Licence.objects.create(kind=Licence.Kind.FOOD_BUSINESS, number="JY23101060012345", store=store)
     member = StaffMember.objects.create(store=store, name="王帮厨")
     certificate = HealthCertificate.objects.create(staff=member, number="HC1", valid_to=timezone.localdate())
@@ -65,8 +68,13 @@ def staff_client(admin_user: User) -> Client:
 
 @pytest.mark.parametrize("model", MODELS)
 def test_each_record_is_listed_and_opens(staff_client: Client, records: dict[str, object], model: str) -> None:
+    record = apps.get_model("compliance", model).objects.first()
+    assert record is not None, f"the fixture made no {model}"
+    change = reverse(f"admin:compliance_{model}_change", args=[record.pk])
     response = staff_client.get(reverse(f"admin:compliance_{model}_changelist"))
     assert response.status_code == 200
+    assert change in response.content.decode()  # listed, with a link to its page
+    assert staff_client.get(change).status_code == 200  # which opens
 
 
 def test_verifying_in_the_admin_goes_through_the_services(

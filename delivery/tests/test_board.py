@@ -215,12 +215,15 @@ def _request(menu) -> PlaceRequest:  # type: ignore[no-untyped-def]
 
 def test_pause_for_a_duration_stops_orders_then_ends_by_itself(menu, staff, diner) -> None:  # type: ignore[no-untyped-def]
     until = timezone.now() + timedelta(minutes=30)
+    assert order_quote(diner=diner, request=_request(menu))  # taking orders before the pause
     svc.store_pause(user=staff, store_id=menu.store.pk, until=until)
-    with pytest.raises(OrderRefused):
+    with pytest.raises(OrderRefused) as refused:
         order_quote(diner=diner, request=_request(menu))
+    assert refused.value.code == "store_paused"
     assert not refresh(menu.store).paused_at(until + timedelta(seconds=1))
     assert svc.store_pauses_expire(now=until + timedelta(seconds=1)) == 1
     assert refresh(menu.store).pause_reason == ""
+    assert order_quote(diner=diner, request=_request(menu))  # and taking them again after it
 
 
 def test_pause_refuses_a_time_in_the_past(menu, staff) -> None:  # type: ignore[no-untyped-def]

@@ -16,6 +16,7 @@ import datetime
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from django.contrib.gis.db.models.functions import Distance
@@ -94,7 +95,7 @@ class Finding:
         return str(SEVERITY[self.code])
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # not slots: `latest_inspections` is a cached_property
 class Context:
     as_of: datetime.date
 
@@ -102,6 +103,17 @@ class Context:
     def end(self) -> datetime.datetime:
         """The first instant after the scan day (local time)."""
         return timezone.make_aware(datetime.datetime.combine(self.as_of + datetime.timedelta(days=1), datetime.time()))
+
+    @cached_property
+    def latest_inspections(self) -> dict[int, Inspection]:
+        """Each store's latest inspection up to the scan day (DISTINCT ON: one per store), read
+        once per evaluation for the rules that need it."""
+        latest = (
+            Inspection.objects.filter(inspected_on__lte=self.as_of)
+            .order_by("store_id", "-inspected_on", "-id")
+            .distinct("store_id")
+        )
+        return {inspection.store_id: inspection for inspection in latest}
 
     def days_back(self, days: int) -> datetime.datetime:
         """The first instant of the window of the last `days` days, the scan day included."""
@@ -583,20 +595,10 @@ def rule_complaints(ctx: Context) -> list[Finding]:
 # --- Inspections -------------------------------------------------------------------------------
 
 
-def _latest_inspections(ctx: Context) -> dict[int, Inspection]:
-    """Each store's latest inspection up to the scan day (DISTINCT ON: one per store)."""
-    latest = (
-        Inspection.objects.filter(inspected_on__lte=ctx.as_of)
-        .order_by("store_id", "-inspected_on", "-id")
-        .distinct("store_id")
-    )
-    return {inspection.store_id: inspection for inspection in latest}
-
-
 def rule_inspection_failed(ctx: Context, latest: dict[int, Inspection] | None = None) -> list[Finding]:
     """The store's latest inspection failed under its own scheme: `Inspection.failed`, which the
     inspections app sets when it grades (any scheme, imported LIVES feeds included)."""
-    latest = latest if latest is not None else _latest_inspections(ctx)
+    latest = latest if latest is not None else ctx.latest_inspections
     failed = {store_id: i for store_id, i in latest.items() if i.failed}
     critical: dict[int, list[str]] = defaultdict(list)
     for inspection_id, code in InspectionViolation.objects.filter(
@@ -626,7 +628,7 @@ def rule_inspection_overdue(ctx: Context, latest: dict[int, Inspection] | None =
     the last year, a failed latest inspection or a food-safety complaint in the last 30 days;
     low: two or more inspections and no critical violation in two years; medium otherwise.
     A store never inspected counts from its opening (or its registration)."""
-    latest = latest if latest is not None else _latest_inspections(ctx)
+    latest = latest if latest is not None else ctx.latest_inspections
     year_ago = ctx.as_of - datetime.timedelta(days=365)
     critical_recent = set(
         InspectionViolation.objects.filter(
@@ -651,7 +653,7 @@ def rule_inspection_overdue(ctx: Context, latest: dict[int, Inspection] | None =
             category=Complaint.Category.FOOD_SAFETY, filed_at__gte=ctx.days_back(FOOD_SAFETY_DAYS), filed_at__lt=ctx.end
         ).values_list("store_id", flat=True)
     )
-    failed = {f.store_id for f in rule_inspection_failed(ctx, latest)}
+    failed = {store_id for store_id, inspection in latest.items() if inspection.failed}
     findings = []
     for store in Store.objects.filter(status=S.LIVE).values("id", "created_at", "registration__opened_on"):
         sid = store["id"]

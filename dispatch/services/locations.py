@@ -54,7 +54,7 @@ if last[2] and (tonumber(ARGV[8]) - tonumber(last[2])) < tonumber(ARGV[9]) then 
 redis.call('HSET', KEYS[1], 'lng', ARGV[2], 'lat', ARGV[3], 'ts', ARGV[4], 'acc', ARGV[5],
            'hd', ARGV[6], 'sp', ARGV[7], 'rx', ARGV[8])
 redis.call('EXPIRE', KEYS[1], 86400)
-redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[1])
 return 1
 """
 
@@ -78,7 +78,7 @@ for i = 3, #ARGV do
         and (not last[2] or (tonumber(rx) - tonumber(last[2])) >= interval) then
       redis.call('HSET', key, 'lng', lng, 'lat', lat, 'ts', ts, 'acc', acc, 'hd', hd, 'sp', sp, 'rx', rx)
       redis.call('EXPIRE', key, 86400)
-      redis.call('SADD', KEYS[2], id)
+      redis.call('SADD', KEYS[1], id)
       applied = applied + 1
     end
   end
@@ -89,10 +89,6 @@ return applied
 
 def position_key(courier_id: int) -> str:
     return f"{settings.REDIS_PREFIX}:courier:pos:{courier_id}"
-
-
-def geo_key() -> str:
-    return f"{settings.REDIS_PREFIX}:couriers:geo"
 
 
 def dirty_key() -> str:
@@ -165,7 +161,7 @@ def ping_parse(content: dict[str, Any], *, now: float) -> Ping:
 
 
 def _script_args(courier_id: int, ping: Ping, now: float) -> tuple[list[str], list[Any]]:
-    keys = [position_key(courier_id), geo_key(), dirty_key()]
+    keys = [position_key(courier_id), dirty_key()]
     args = [
         courier_id,
         ping.lng,
@@ -194,14 +190,14 @@ async def courier_location_update_async(
     Raises PingRefused for an out-of-order or too-frequent ping; idempotent for a replayed one
     (refused as out of order, nothing written)."""
     keys, args = _script_args(courier_id, ping, time.time() if now is None else now)
-    result = await client.eval(_PING_SCRIPT, 3, *keys, *args)
+    result = await client.eval(_PING_SCRIPT, len(keys), *keys, *args)
     _verdict(int(result))
 
 
 def courier_location_update(client: redis.Redis, *, courier_id: int, ping: Ping, now: float | None = None) -> None:
     """The synchronous twin of `courier_location_update_async` (tests, the simulator)."""
     keys, args = _script_args(courier_id, ping, time.time() if now is None else now)
-    result = client.eval(_PING_SCRIPT, 3, *keys, *args)
+    result = client.eval(_PING_SCRIPT, len(keys), *keys, *args)
     _verdict(int(result))
 
 
@@ -255,7 +251,7 @@ class PingBuffer:
         batch, self.pending, self.count = self.pending, [], 0
         prefix = position_key(0)[:-1]
         try:
-            await self.script(keys=[geo_key(), dirty_key()], args=[prefix, settings.COURIER_PING_MIN_INTERVAL, *batch])
+            await self.script(keys=[dirty_key()], args=[prefix, settings.COURIER_PING_MIN_INTERVAL, *batch])
         except redis.RedisError:
             logger.exception("could not write %d positions", len(batch))
 
@@ -443,7 +439,6 @@ def _board_approach(client: redis.Redis, rows: list[Any], by_id: dict[int, LiveP
 def courier_position_forget(client: redis.Redis, *, courier_id: int) -> None:
     """Going offline: drop the live position so nobody is dispatched to a stale one."""
     pipe = client.pipeline(transaction=False)
-    pipe.zrem(geo_key(), courier_id)
     pipe.srem(dirty_key(), courier_id)
     pipe.execute()
     Courier.objects.filter(pk=courier_id).update(position=None, position_at=None)

@@ -5,6 +5,8 @@ Not the cache (which may be evicted) and not the broker or channel layer (their 
 
 from __future__ import annotations
 
+import asyncio
+
 import redis
 import redis.asyncio
 from django.conf import settings
@@ -21,6 +23,19 @@ def state_redis() -> redis.Redis:
         socket_timeout=TIMEOUT_SECONDS,
         socket_connect_timeout=TIMEOUT_SECONDS,
     )
+
+
+_shared_async: dict[int, redis.asyncio.Redis] = {}
+
+
+def state_redis_async_shared() -> redis.asyncio.Redis:
+    """The running event loop's pooled client (Daphne runs one loop), for consumers: never a
+    connection per socket or per message. Not to be closed by the caller."""
+    loop_id = id(asyncio.get_running_loop())
+    client = _shared_async.get(loop_id)
+    if client is None:
+        client = _shared_async[loop_id] = state_redis_async()
+    return client
 
 
 def state_redis_async() -> redis.asyncio.Redis:

@@ -15,7 +15,7 @@ from channels.db import database_sync_to_async
 from accounts.access import access_store
 from core.consumers import CLOSE_UNAUTHENTICATED, HopFreeConsumer
 from core.realtime import group_for_store, server_gc_once
-from core.redis import state_redis_async
+from core.redis import state_redis_async_shared
 from delivery.models import Store
 from delivery.services.board import BOARD_SEEN_TTL_SECONDS, board_seen_key
 
@@ -177,15 +177,11 @@ class StoreBoardConsumer(HopFreeConsumer):
         """Stamp the store's board heartbeat; with `check`, also tell whether Redis still knows
         this connection. False means Redis restarted or was flushed since we joined the group:
         the group membership and every push since are gone, so the socket must be renewed."""
-        client = state_redis_async()
-        try:
-            async with client.pipeline(transaction=False) as pipe:
-                pipe.set(board_seen_key(self.store_id), f"{time.time():.3f}", ex=BOARD_SEEN_TTL_SECONDS)
-                pipe.set(self._sentinel(), "1", ex=SENTINEL_TTL_SECONDS, xx=check)
-                results = await pipe.execute()
-            return bool(results[1])
-        finally:
-            await client.aclose()
+        async with state_redis_async_shared().pipeline(transaction=False) as pipe:
+            pipe.set(board_seen_key(self.store_id), f"{time.time():.3f}", ex=BOARD_SEEN_TTL_SECONDS)
+            pipe.set(self._sentinel(), "1", ex=SENTINEL_TTL_SECONDS, xx=check)
+            results = await pipe.execute()
+        return bool(results[1])
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "ping":

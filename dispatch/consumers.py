@@ -12,7 +12,6 @@ import asyncio
 import time
 from typing import Any
 
-import redis.asyncio
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -20,7 +19,7 @@ from django.conf import settings
 from accounts.access import access_courier, access_order_tracking
 from core.consumers import CLOSE_UNAUTHENTICATED, GroupEventConsumer, HopFreeConsumer
 from core.realtime import group_for_order_tracking, group_for_user, server_gc_once
-from core.redis import state_redis_async
+from core.redis import state_redis_async_shared
 from delivery.models import Order
 from dispatch.models import Courier
 from dispatch.selectors import tracking_snapshot
@@ -28,24 +27,14 @@ from dispatch.services.locations import PingBuffer, PingRefused, live_ts_get_asy
 
 CLOSE_FORBIDDEN = 4403
 
-_clients: dict[int, redis.asyncio.Redis] = {}
 _buffers: dict[int, PingBuffer] = {}
-
-
-def _redis() -> redis.asyncio.Redis:
-    """One pooled client per event loop (Daphne runs one), never a connection per socket."""
-    loop_id = id(asyncio.get_running_loop())
-    client = _clients.get(loop_id)
-    if client is None:
-        client = _clients[loop_id] = state_redis_async()
-    return client
 
 
 def _buffer() -> PingBuffer:
     loop_id = id(asyncio.get_running_loop())
     buffer = _buffers.get(loop_id)
     if buffer is None:
-        buffer = _buffers[loop_id] = PingBuffer(_redis())
+        buffer = _buffers[loop_id] = PingBuffer(state_redis_async_shared())
     return buffer
 
 
@@ -82,7 +71,7 @@ class CourierConsumer(HopFreeConsumer):
         self.min_interval = settings.COURIER_PING_MIN_INTERVAL
         # A new socket continues from the courier's last accepted ping (a reconnect must not
         # rewind them with a buffered older position).
-        self.last_ts = await live_ts_get_async(_redis(), courier_id=courier.pk)
+        self.last_ts = await live_ts_get_async(state_redis_async_shared(), courier_id=courier.pk)
         self.group = group_for_user(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()

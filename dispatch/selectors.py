@@ -199,6 +199,14 @@ def looking_since(dispatch: OrderDispatch) -> datetime | None:
     return None
 
 
+def food_waiting_minutes(dispatch: OrderDispatch, order: Order, now: datetime) -> int:
+    """Whole minutes the ready food has waited for a courier (0 once one has it, or before it
+    is ready): what the board, the diner's map and the pushes show as the delay."""
+    if looking_since(dispatch) is None or order.ready_at is None:
+        return 0
+    return max(0, int((now - order.ready_at).total_seconds() // 60))
+
+
 def tracking_snapshot(*, order: Order) -> dict[str, object]:
     """What the diner's map shows now: the dispatch state, the courier's freshest position (only
     while a courier carries this active order), the live ETA and, once the courier is on the
@@ -221,9 +229,7 @@ def tracking_snapshot(*, order: Order) -> dict[str, object]:
         speed = dispatch.courier.speed_kmh
     eta = order_eta_live(order=order, now=timezone.now(), courier_point=courier_point, courier_speed_kmh=speed)
     looking = dispatch is not None and looking_since(dispatch) is not None
-    delay = 0
-    if looking and order.ready_at is not None:
-        delay = max(0, int((timezone.now() - order.ready_at).total_seconds() // 60))
+    delay = food_waiting_minutes(dispatch, order, timezone.now()) if dispatch is not None else 0
     return {
         "order": order.pk,
         "number": order.number,
@@ -309,9 +315,7 @@ def dispatch_board_status(*, order_ids: Sequence[int]) -> dict[int, dict[str, ob
     result: dict[int, dict[str, object]] = {}
     for r in rows:
         looking = looking_since(r)
-        delay = 0
-        if looking is not None and r.order.ready_at is not None:
-            delay = max(0, int((now - r.order.ready_at).total_seconds() // 60))
+        delay = food_waiting_minutes(r, r.order, now)
         pending = offers.get(r.order_id)
         courier: dict[str, object] | None = None
         if r.courier is not None and r.state == OrderDispatch.State.ASSIGNED:

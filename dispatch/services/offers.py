@@ -32,7 +32,7 @@ from core.realtime import (
 )
 from delivery.models import Order
 from dispatch.models import Courier, Offer, OrderDispatch
-from dispatch.selectors import couriers_available, couriers_available_near
+from dispatch.selectors import couriers_available, couriers_available_near, food_waiting_minutes, looking_since
 from dispatch.services.leases import LeaseHold, LeaseLost, lease_check
 from dispatch.services.locking import offer_orders_lock, orders_lock
 from dispatch.transitions import TransitionRefused, courier_transition, offer_transition
@@ -64,10 +64,8 @@ def order_dispatch_ensure(*, order: Order) -> OrderDispatch:
 
 
 def dispatch_status_payload(dispatch: OrderDispatch, order: Order) -> dict[str, Any]:
-    looking = dispatch.state in (DS.WAITING, DS.OFFERED, DS.POOL)
-    delay = 0
-    if looking and order.ready_at:
-        delay = max(0, int((timezone.now() - order.ready_at).total_seconds() // 60))
+    looking = looking_since(dispatch) is not None
+    delay = food_waiting_minutes(dispatch, order, timezone.now())
     return {
         "order": order.pk,
         "number": order.number,

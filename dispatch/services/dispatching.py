@@ -82,7 +82,8 @@ def orders_enqueue() -> int:
     orders that were cancelled or rejected meanwhile close. Returns how many entered."""
     fresh = Order.objects.filter(status__in=DISPATCHABLE_ORDER_STATES, dispatch__isnull=True, courier__isnull=True)
     entered = 0
-    for order in fresh.only("pk", "store_id"):
+    # The fields the status push reads come with the order (not deferred: one query each).
+    for order in fresh.only("pk", "store_id", "diner_id", "number", "ready_at"):
         with transaction.atomic():
             dispatch = order_dispatch_ensure(order=order)
             dispatch_status_push(dispatch)

@@ -256,7 +256,7 @@ def courier_problem_report(
             else:
                 # A multi-store task: what was picked up at the earlier stores is still in the bag.
                 courier_transition(courier_id=courier.pk, to=C.TO_CUSTOMER, actor=actor, reason=f"problem: {kind}")
-            for d in OrderDispatch.objects.filter(order_id__in=ids):
+            for d in OrderDispatch.objects.filter(order_id__in=ids).select_related("order"):
                 dispatch_status_push(d)
         if dispatch is not None:
             payload = {"order": dispatch.order_id, "kind": kind}

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from core.realtime import (
     event_push_on_commit,
+    events_push_on_commit,
     group_for_order,
     group_for_order_tracking,
     group_for_store,
@@ -79,8 +80,9 @@ def dispatch_status_payload(dispatch: OrderDispatch, order: Order) -> dict[str, 
 
 
 def dispatch_status_push(dispatch: OrderDispatch) -> None:
-    """After commit: tell the store's board and the diner how the search for a courier goes."""
-    order = Order.objects.get(pk=dispatch.order_id)
+    """After commit: tell the store's board and the diner how the search for a courier goes.
+    Reads `dispatch.order` (callers with many rows select_related it)."""
+    order = dispatch.order
     payload = dispatch_status_payload(dispatch, order)
     groups = (
         group_for_store(order.store_id),
@@ -88,8 +90,7 @@ def dispatch_status_push(dispatch: OrderDispatch) -> None:
         group_for_user(order.diner_id),
         group_for_order_tracking(order.pk),
     )
-    for group in groups:
-        event_push_on_commit(group, "dispatch.updated", payload)
+    events_push_on_commit([(group, "dispatch.updated", payload) for group in groups])
 
 
 def offer_create(
@@ -147,7 +148,7 @@ def offer_create(
                 "offer.new",
                 {"offer": offer.pk, "expires_at": offer.expires_at.isoformat(), "orders": ids},
             )
-            for dispatch in OrderDispatch.objects.filter(order_id__in=ids):
+            for dispatch in OrderDispatch.objects.filter(order_id__in=ids).select_related("order"):
                 dispatch_status_push(dispatch)
     except (_Abandon, TransitionRefused, LeaseLost):
         return None
@@ -177,7 +178,7 @@ def _orders_return(*, offer: Offer, courier_id: int) -> None:
     )
     pooled = list(to_pool.select_related("store"))
     to_pool.update(state=DS.POOL, version=F("version") + 1)
-    for dispatch in OrderDispatch.objects.filter(order_id__in=ids):
+    for dispatch in OrderDispatch.objects.filter(order_id__in=ids).select_related("order"):
         dispatch_status_push(dispatch)
     for dispatch in pooled:
         _pool_announce(dispatch)
@@ -242,7 +243,7 @@ def _assign(*, offer: Offer | None, courier_id: int, state_from: str, order_ids:
             raise TransitionRefused("order_taken", _("This order was taken by someone else."))
     # The marketplace's order carries its courier (reviews and the store's board read it).
     Order.objects.filter(pk__in=ids).update(courier_id=courier_id)
-    for dispatch in OrderDispatch.objects.filter(order_id__in=ids):
+    for dispatch in OrderDispatch.objects.filter(order_id__in=ids).select_related("order"):
         dispatch_status_push(dispatch)
 
 
@@ -391,7 +392,7 @@ def order_dispatch_withdraw(*, order_id: int, actor: User | None, reason: str) -
             event_push_on_commit(
                 group_for_user(courier.user_id), "task.withdrawn", {"order": order_id, "reason": reason}
             )
-        for row in OrderDispatch.objects.filter(order_id__in=touched):
+        for row in OrderDispatch.objects.filter(order_id__in=touched).select_related("order"):
             dispatch_status_push(row)
         dispatch.refresh_from_db()
     return dispatch

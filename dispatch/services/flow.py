@@ -28,7 +28,7 @@ from delivery.transitions import TransitionRefused as OrderRefused
 from delivery.transitions import order_transition
 from dispatch.models import Courier, CourierProblem, OrderDispatch
 from dispatch.services.locking import courier_tasks_lock
-from dispatch.services.offers import dispatch_status_push
+from dispatch.services.offers import dispatch_status_push, excluding
 from dispatch.transitions import TransitionRefused, courier_transition
 
 C = Courier.State
@@ -240,16 +240,16 @@ def courier_problem_report(
         if kind in RELEASING and courier.state in (C.TO_STORE, C.AT_STORE):
             tasks = OrderDispatch.objects.filter(courier=courier, state=DS.ASSIGNED, order__picked_up_at__isnull=True)
             ids = list(tasks.values_list("order_id", flat=True))
-            for order_id in ids:
-                OrderDispatch.objects.filter(order_id=order_id).update(
-                    state=DS.WAITING,
-                    courier=None,
-                    priority=F("priority") + 1,
-                    excluded_couriers=list(
-                        {*OrderDispatch.objects.get(order_id=order_id).excluded_couriers, courier.pk}
-                    ),
-                    version=F("version") + 1,
-                )
+            # Back to waiting, higher, without this courier; not counted as a refusal (an accident
+            # or a closed store is nobody's no), so never into the pool for it.
+            OrderDispatch.objects.filter(order_id__in=ids).update(
+                state=DS.WAITING,
+                courier=None,
+                priority=F("priority") + 1,
+                excluded_couriers=excluding(courier.pk),
+                version=F("version") + 1,
+                updated_at=timezone.now(),
+            )
             Order.objects.filter(pk__in=ids).update(courier=None)
             if not OrderDispatch.objects.filter(courier=courier, state=DS.ASSIGNED).exists():
                 courier_transition(courier_id=courier.pk, to=C.IDLE, actor=actor, reason=f"problem: {kind}")

@@ -159,6 +159,12 @@ class _Abandon(Exception):
     pass
 
 
+def excluding(courier_id: int) -> Func:
+    """For an UPDATE of dispatch rows: their excluded couriers plus this one (in the statement:
+    no read of each row first)."""
+    return Func(F("excluded_couriers"), Value(courier_id, output_field=BigIntegerField()), function="array_append")
+
+
 def _orders_return(*, offer: Offer, courier_id: int) -> None:
     """The orders of a declined or lapsed offer go back: priority up, that courier excluded,
     into the open pool after DISPATCH_MAX_OFFERS failures."""
@@ -167,9 +173,7 @@ def _orders_return(*, offer: Offer, courier_id: int) -> None:
         state=DS.WAITING,
         priority=F("priority") + 1,
         failures=F("failures") + 1,
-        excluded_couriers=Func(
-            F("excluded_couriers"), Value(courier_id, output_field=BigIntegerField()), function="array_append"
-        ),
+        excluded_couriers=excluding(courier_id),
         version=F("version") + 1,
         updated_at=timezone.now(),
     )

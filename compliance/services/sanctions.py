@@ -294,17 +294,36 @@ def sanction_lift(
     if sanction.store is None or store_id is None or not access_regulator_store(regulator, sanction.store):
         raise SanctionRefused("not_found", "No such sanction.", status=404)
     today = today or timezone.localdate()
-    if not Sanction.objects.filter(pk=sanction.pk, lifted_on__isnull=True).update(lifted_on=today, lifted_by=regulator):
+    lifted = _sanction_lift_claim(sanction_id=sanction.pk, today=today, by=regulator, reason=reason)
+    if lifted is None:
         sanction.refresh_from_db()
         return sanction
-    sanction.refresh_from_db()
-    _store_status_restore(sanction=sanction, today=today)
-    event_push_on_commit(
-        group_for_store(store_id),
-        "store.sanction_lifted",
-        {"store": store_id, "sanction": sanction.pk, "kind": sanction.kind, "reason": reason},
-    )
-    return sanction
+    return lifted[0]
+
+
+def _sanction_lift_claim(
+    *, sanction_id: int, today: date, by: User | None, reason: str
+) -> tuple[Sanction, str | None] | None:
+    """Lift one sanction once, in the caller's transaction: claimed by a compare-and-swap on
+    `lifted_on` (None if it was lifted already), the store's status restored if nothing else
+    holds it, the board told on commit. Returns the sanction and the store's restored status."""
+    if not Sanction.objects.filter(pk=sanction_id, lifted_on__isnull=True).update(lifted_on=today, lifted_by=by):
+        return None
+    sanction = Sanction.objects.get(pk=sanction_id)
+    restored = _store_status_restore(sanction=sanction, today=today)
+    if sanction.store_id is not None:
+        event_push_on_commit(
+            group_for_store(sanction.store_id),
+            "store.sanction_lifted",
+            {
+                "store": sanction.store_id,
+                "sanction": sanction.pk,
+                "kind": sanction.kind,
+                "reason": reason,
+                "store_status": restored,
+            },
+        )
+    return sanction, restored
 
 
 def sanction_credit_repair(*, regulator: User, sanction: Sanction, reason: str, today: date | None = None) -> Sanction:
@@ -343,10 +362,10 @@ def suspensions_ended_lift(*, today: date | None = None) -> int:
     lifted = 0
     for sanction_id in due.values_list("pk", flat=True):
         with transaction.atomic():
-            if not Sanction.objects.filter(pk=sanction_id, lifted_on__isnull=True).update(lifted_on=today):
+            lifted_now = _sanction_lift_claim(sanction_id=sanction_id, today=today, by=None, reason="term ended")
+            if lifted_now is None:
                 continue
-            sanction = Sanction.objects.get(pk=sanction_id)
-            restored = _store_status_restore(sanction=sanction, today=today)
+            sanction, restored = lifted_now
             payload = {
                 "sanction": sanction.pk,
                 "ended": sanction.effective_until.isoformat() if sanction.effective_until else None,
@@ -354,17 +373,5 @@ def suspensions_ended_lift(*, today: date | None = None) -> int:
             }
             for case in Case.objects.select_for_update().filter(sanction=sanction).order_by("pk"):
                 _audit_append(case, actor=None, actor_role="system", action="sanction_expired", payload=payload)
-            if sanction.store_id is not None:
-                event_push_on_commit(
-                    group_for_store(sanction.store_id),
-                    "store.sanction_lifted",
-                    {
-                        "store": sanction.store_id,
-                        "sanction": sanction.pk,
-                        "kind": sanction.kind,
-                        "reason": "term ended",
-                        "store_status": restored,
-                    },
-                )
             lifted += 1
     return lifted
